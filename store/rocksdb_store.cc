@@ -290,7 +290,8 @@ Result<StoredObject> RocksStore::create(std::string_view key, Json object) {
     return Status(StatusCode::kAlreadyExists, std::string(key) + " already exists");
 
   const uint64_t revision = last_assigned_ + 1;
-  const int64_t now = to_ms(options_.clock->now());
+  // creationTimestamp has second precision, as Kubernetes' metav1.Time.
+  const int64_t now = to_ms(std::chrono::floor<std::chrono::seconds>(options_.clock->now()));
   std::string uid = new_uuid();
   if (Status s = stamp_metadata(object, uid, now, revision); !s.ok()) return s;
   ++last_assigned_;

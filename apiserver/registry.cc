@@ -1,0 +1,566 @@
+#include "apiserver/registry.h"
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+
+namespace solti::api {
+namespace {
+
+constexpr int kMaxConflictRetries = 16;
+
+Json parse(const std::string& text) { return Json::parse(text, nullptr, false); }
+
+std::string string_at(const Json& object, std::string_view section, std::string_view field) {
+  auto s = object.find(section);
+  if (s == object.end() || !s->is_object()) return "";
+  auto f = s->find(field);
+  return f != s->end() && f->is_string() ? f->get<std::string>() : "";
+}
+
+Json& metadata_of(Json& object) {
+  Json& meta = object["metadata"];
+  if (!meta.is_object()) meta = Json::object();
+  return meta;
+}
+
+std::string random_suffix() {
+  // The alphabet Kubernetes uses for generateName: no vowels, no look-alikes.
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  thread_local std::mt19937 engine(std::random_device{}());
+  std::string out;
+  for (int i = 0; i < 5; ++i) out += kAlphabet[engine() % kAlphabet.size()];
+  return out;
+}
+
+std::vector<std::string> finalizers_of(const Json& object) {
+  std::vector<std::string> out;
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return out;
+  auto f = meta->find("finalizers");
+  if (f == meta->end() || !f->is_array()) return out;
+  for (const auto& item : *f) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+bool being_deleted(const Json& object) {
+  return !string_at(object, "metadata", "deletionTimestamp").empty();
+}
+
+std::optional<uint64_t> parse_revision(const std::string& text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + uint64_t(c - '0');
+  }
+  return v;
+}
+
+RawObject raw(const Json& object) {
+  return std::make_shared<const std::string>(
+      object.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+}  // namespace
+
+bool same_json(const Json& a, const Json& b) {
+  if (a.type() != b.type()) {
+    return a.is_number() && b.is_number() && a == b;
+  }
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (const auto& [key, value] : a.items()) {
+      auto it = b.find(key);
+      if (it == b.end() || !same_json(value, *it)) return false;
+    }
+    return true;
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!same_json(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+Registry::Registry(store::Store& store, const Strategy& strategy, Clock& clock)
+    : store_(store), strategy_(strategy), clock_(clock) {}
+
+std::string Registry::key(const std::string& ns, const std::string& name) const {
+  return "/" + info().group + "/" + info().plural + "/" + ns + "/" + name;
+}
+
+std::string Registry::prefix(const std::string& ns) const {
+  std::string p = "/" + info().group + "/" + info().plural + "/";
+  if (!ns.empty()) p += ns + "/";
+  return p;
+}
+
+Status Registry::not_found(const std::string& name) const {
+  return Status(StatusCode::kNotFound, info().qualified() + " \"" + name + "\" not found");
+}
+
+Status Registry::conflict(const std::string& name) const {
+  return Status(StatusCode::kConflict,
+                "Operation cannot be fulfilled on " + info().qualified() + " \"" + name +
+                    "\": the object has been modified; please apply your changes to the latest "
+                    "version and try again");
+}
+
+Status Registry::invalid(const std::string& name, FieldErrors errors) const {
+  std::string message = info().kind + "." + info().group + " \"" + name + "\" is invalid: ";
+  if (errors.size() == 1) {
+    message += errors[0].to_string();
+  } else {
+    message += "[" + join_field_errors(errors) + "]";
+  }
+  return Status(StatusCode::kInvalid, std::move(message), std::move(errors));
+}
+
+Status Registry::handle_unknown_fields(const std::vector<std::string>& unknown,
+                                       FieldValidation mode,
+                                       std::vector<std::string>& warnings) const {
+  if (unknown.empty() || mode == FieldValidation::kIgnore) return Status::Ok();
+  if (mode == FieldValidation::kWarn) {
+    for (const auto& path : unknown) warnings.push_back("unknown field \"" + path + "\"");
+    return Status::Ok();
+  }
+  std::string message = "strict decoding error: ";
+  for (size_t i = 0; i < unknown.size(); ++i) {
+    if (i) message += ", ";
+    message += "unknown field \"" + unknown[i] + "\"";
+  }
+  return Status(StatusCode::kBadRequest, std::move(message));
+}
+
+bool Registry::matches(const Json& object, const Selector& labels,
+                       const FieldSelector& fields) const {
+  if (!labels.empty()) {
+    Labels object_labels;
+    auto meta = object.find("metadata");
+    if (meta != object.end() && meta->is_object()) {
+      auto l = meta->find("labels");
+      if (l != meta->end() && l->is_object()) {
+        for (const auto& [k, v] : l->items()) {
+          if (v.is_string()) object_labels[k] = v.get<std::string>();
+        }
+      }
+    }
+    if (!labels.matches(object_labels)) return false;
+  }
+  if (!fields.empty()) {
+    return fields.matches([&](std::string_view f) { return strategy_.field_value(object, f); });
+  }
+  return true;
+}
+
+Result<Json> Registry::get(const std::string& ns, const std::string& name) {
+  auto stored = store_.get(key(ns, name));
+  if (!stored.ok()) {
+    if (stored.status().code() == StatusCode::kNotFound) return not_found(name);
+    return stored.status();
+  }
+  return parse(*stored->value);
+}
+
+Result<ListPage> Registry::list(const std::string& ns, const ListQuery& query) {
+  store::ListOptions options{prefix(ns), query.limit, query.continue_token, nullptr};
+  if (!query.labels.empty() || !query.fields.empty()) {
+    options.filter = [&](const store::StoredObject& o) {
+      return matches(parse(*o.value), query.labels, query.fields);
+    };
+  }
+  auto page = store_.list(options);
+  if (!page.ok()) return page.status();
+  ListPage out;
+  out.items.reserve(page->items.size());
+  for (auto& item : page->items) out.items.push_back(std::move(item.value));
+  out.resource_version = std::to_string(page->revision);
+  out.continue_token = std::move(page->continue_token);
+  return out;
+}
+
+Result<WriteResult> Registry::create(const std::string& ns, Json object,
+                                     const WriteOptions& options) {
+  if (!object.is_object())
+    return Status(StatusCode::kBadRequest, "the request body must be an object");
+  Json& meta = metadata_of(object);
+  std::string body_ns = string_at(object, "metadata", "namespace");
+  if (!body_ns.empty() && body_ns != ns) {
+    return Status(StatusCode::kBadRequest,
+                  "the namespace of the provided object does not match the namespace sent on the "
+                  "request");
+  }
+  meta["namespace"] = ns;
+  if (string_at(object, "metadata", "name").empty()) {
+    std::string generate = string_at(object, "metadata", "generateName");
+    if (!generate.empty()) meta["name"] = generate + random_suffix();
+  }
+  if (!string_at(object, "metadata", "resourceVersion").empty()) {
+    return Status(StatusCode::kBadRequest,
+                  "resourceVersion should not be set on objects to be created");
+  }
+  const std::string name = string_at(object, "metadata", "name");
+
+  WriteResult result;
+  Checked checked = strategy_.check(object);
+  // As Kubernetes: strict decoding (unknown fields) fails before validation.
+  if (Status s =
+          handle_unknown_fields(checked.unknown_fields, options.field_validation, result.warnings);
+      !s.ok())
+    return s;
+  if (!checked.errors.empty()) return invalid(name, std::move(checked.errors));
+  Json stored = std::move(checked.object);
+  strategy_.prepare_for_create(stored);
+  Json& stored_meta = metadata_of(stored);
+  stored_meta.erase("deletionTimestamp");
+  stored_meta.erase("deletionGracePeriodSeconds");
+  result.created = true;
+
+  if (options.dry_run) {
+    // What the store would stamp, without a resourceVersion.
+    auto exists = store_.get(key(ns, name));
+    if (exists.ok()) {
+      return Status(StatusCode::kAlreadyExists,
+                    info().qualified() + " \"" + name + "\" already exists");
+    }
+    stored_meta["creationTimestamp"] = format_rfc3339(clock_.now());
+    result.object = std::move(stored);
+    return result;
+  }
+  auto created = store_.create(key(ns, name), std::move(stored));
+  if (!created.ok()) {
+    if (created.status().code() == StatusCode::kAlreadyExists) {
+      return Status(StatusCode::kAlreadyExists,
+                    info().qualified() + " \"" + name + "\" already exists");
+    }
+    return created.status();
+  }
+  result.object = parse(*created->value);
+  return result;
+}
+
+Result<WriteResult> Registry::write_update(
+    const std::string& ns, const std::string& name,
+    const std::function<Result<Json>(const Json& current)>& change, Subresource subresource,
+    const WriteOptions& options) {
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto current = store_.get(key(ns, name));
+    if (!current.ok()) {
+      if (current.status().code() == StatusCode::kNotFound) return not_found(name);
+      return current.status();
+    }
+    const Json old = parse(*current->value);
+    auto desired = change(old);
+    if (!desired.ok()) return desired.status();
+    if (!desired->is_object())
+      return Status(StatusCode::kBadRequest, "the object must be a JSON object");
+
+    std::string body_name = string_at(*desired, "metadata", "name");
+    if (!body_name.empty() && body_name != name) {
+      return Status(StatusCode::kBadRequest, "the name of the object (" + body_name +
+                                                 ") does not match the name on the URL (" + name +
+                                                 ")");
+    }
+    std::string body_ns = string_at(*desired, "metadata", "namespace");
+    if (!body_ns.empty() && body_ns != ns) {
+      return Status(StatusCode::kBadRequest,
+                    "the namespace of the provided object does not match the namespace sent on the "
+                    "request");
+    }
+    Json& desired_meta = metadata_of(*desired);
+    desired_meta["name"] = name;
+    desired_meta["namespace"] = ns;
+    const std::string requested_rv = string_at(*desired, "metadata", "resourceVersion");
+    if (!requested_rv.empty() && requested_rv != std::to_string(current->mod_revision)) {
+      return conflict(name);
+    }
+
+    WriteResult result;
+    Checked checked = strategy_.check(*desired);
+    if (Status s = handle_unknown_fields(checked.unknown_fields, options.field_validation,
+                                         result.warnings);
+        !s.ok())
+      return s;
+    if (!checked.errors.empty()) return invalid(name, std::move(checked.errors));
+    Json updated = std::move(checked.object);
+    if (subresource == Subresource::kStatus) {
+      strategy_.prepare_for_status_update(updated, old);
+      if (FieldErrors errors = strategy_.validate(updated); !errors.empty())
+        return invalid(name, std::move(errors));
+    } else {
+      strategy_.prepare_for_update(updated, old);
+    }
+    // Metadata only the server sets comes from the stored object.
+    Json& meta = metadata_of(updated);
+    const Json& old_meta = old["metadata"];
+    for (const char* field : {"uid", "creationTimestamp", "resourceVersion", "deletionTimestamp",
+                              "deletionGracePeriodSeconds"}) {
+      if (old_meta.contains(field)) {
+        meta[field] = old_meta[field];
+      } else {
+        meta.erase(field);
+      }
+    }
+    if (being_deleted(old)) {
+      std::vector<std::string> before = finalizers_of(old);
+      for (const auto& f : finalizers_of(updated)) {
+        if (std::find(before.begin(), before.end(), f) == before.end()) {
+          return invalid(name, {{FieldErrorType::kForbidden, "metadata.finalizers",
+                                 "no new finalizers can be added if the object is being deleted, "
+                                 "found new finalizer \"" +
+                                     f + "\""}});
+        }
+      }
+    }
+
+    if (same_json(updated, old)) {  // nothing changes: nothing is written
+      result.object = old;
+      return result;
+    }
+    if (options.dry_run) {
+      result.object = std::move(updated);
+      return result;
+    }
+    store::Preconditions preconditions{current->mod_revision, current->uid};
+    if (being_deleted(updated) && finalizers_of(updated).empty()) {
+      auto removed = store_.remove(key(ns, name), preconditions);
+      if (removed.ok()) {
+        result.object = parse(*removed->value);
+        return result;
+      }
+      if (removed.status().code() != StatusCode::kConflict) return removed.status();
+    } else {
+      auto written = store_.update(key(ns, name), std::move(updated), preconditions);
+      if (written.ok()) {
+        result.object = parse(*written->value);
+        return result;
+      }
+      if (written.status().code() != StatusCode::kConflict) return written.status();
+    }
+    // Lost a race with another writer: with the user's resourceVersion that
+    // is a conflict for them; without one, try again on the new state.
+    if (!requested_rv.empty()) return conflict(name);
+  }
+  return conflict(name);
+}
+
+Result<WriteResult> Registry::update(const std::string& ns, const std::string& name, Json object,
+                                     Subresource subresource, const WriteOptions& options) {
+  return write_update(
+      ns, name, [&](const Json&) -> Result<Json> { return object; }, subresource, options);
+}
+
+Result<WriteResult> Registry::patch(const std::string& ns, const std::string& name, PatchType type,
+                                    const Json& patch, Subresource subresource,
+                                    const WriteOptions& options) {
+  if (type == PatchType::kJson && !patch.is_array()) {
+    return Status(StatusCode::kBadRequest, "a JSON patch must be a list of operations");
+  }
+  auto apply = [&](const Json& current) -> Result<Json> {
+    Json result = current;
+    if (type == PatchType::kMerge) {
+      if (!patch.is_object())
+        return Status(StatusCode::kBadRequest, "a merge patch must be a JSON object");
+      result.merge_patch(patch);
+      return result;
+    }
+    try {
+      return current.patch(patch);
+    } catch (const Json::exception& e) {
+      return Status(StatusCode::kInvalid,
+                    std::string("the JSON patch could not be applied: ") + e.what());
+    }
+  };
+  return write_update(ns, name, apply, subresource, options);
+}
+
+Result<Json> Registry::remove(const std::string& ns, const std::string& name,
+                              const DeleteOptions& options) {
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto current = store_.get(key(ns, name));
+    if (!current.ok()) {
+      if (current.status().code() == StatusCode::kNotFound) return not_found(name);
+      return current.status();
+    }
+    const std::string rv = std::to_string(current->mod_revision);
+    if (options.uid && *options.uid != current->uid) {
+      return Status(StatusCode::kConflict,
+                    "Precondition failed: UID in precondition: " + *options.uid +
+                        ", UID in object meta: " + current->uid);
+    }
+    if (options.resource_version && *options.resource_version != rv) {
+      return Status(StatusCode::kConflict,
+                    "Precondition failed: ResourceVersion in precondition: " +
+                        *options.resource_version + ", ResourceVersion in object meta: " + rv);
+    }
+    Json object = parse(*current->value);
+    const bool finalized = finalizers_of(object).empty();
+    if (!finalized && being_deleted(object)) return object;  // already waiting for finalizers
+    if (!finalized) {
+      // Graceful deletion: mark it; the object goes when its finalizers do.
+      Json& meta = metadata_of(object);
+      meta["deletionTimestamp"] =
+          format_rfc3339(std::chrono::floor<std::chrono::seconds>(clock_.now()));
+      meta["deletionGracePeriodSeconds"] = 0;
+      if (meta.contains("generation") && meta["generation"].is_number_integer()) {
+        meta["generation"] = meta["generation"].get<int64_t>() + 1;
+      }
+    }
+    if (options.dry_run) return object;
+    store::Preconditions preconditions{current->mod_revision, current->uid};
+    auto written = finalized ? store_.remove(key(ns, name), preconditions)
+                             : store_.update(key(ns, name), std::move(object), preconditions);
+    if (written.ok()) return parse(*written->value);
+    if (written.status().code() == StatusCode::kNotFound) return not_found(name);
+    if (written.status().code() != StatusCode::kConflict) return written.status();
+  }
+  return conflict(name);
+}
+
+Result<size_t> Registry::remove_collection(const std::string& ns, const ListQuery& query,
+                                           bool dry_run) {
+  ListQuery all = query;
+  all.limit = 0;
+  all.continue_token.clear();
+  auto page = list(ns, all);
+  if (!page.ok()) return page.status();
+  size_t removed = 0;
+  for (const auto& item : page->items) {
+    Json object = parse(*item);
+    auto r =
+        remove(string_at(object, "metadata", "namespace"), string_at(object, "metadata", "name"),
+               DeleteOptions{std::nullopt, std::nullopt, dry_run});
+    if (r.ok()) {
+      ++removed;
+    } else if (r.status().code() != StatusCode::kNotFound) {
+      return r.status();
+    }
+  }
+  return removed;
+}
+
+namespace {
+
+class RegistryWatch final : public WatchStream {
+ public:
+  RegistryWatch(std::unique_ptr<store::Watcher> watcher, std::function<bool(const Json&)> filter,
+                std::vector<WatchEvent> initial, bool initial_bookmark, uint64_t revision,
+                const ResourceInfo& info)
+      : watcher_(std::move(watcher)),
+        filter_(std::move(filter)),
+        initial_(std::move(initial)),
+        initial_bookmark_(initial_bookmark),
+        revision_(revision),
+        info_(info) {}
+
+  Result<std::vector<WatchEvent>> next(std::chrono::steady_clock::time_point deadline) override {
+    if (!initial_done_) {
+      initial_done_ = true;
+      std::vector<WatchEvent> events = std::move(initial_);
+      if (initial_bookmark_) events.push_back(bookmark(true));
+      if (!events.empty()) return events;
+    }
+    auto batch = watcher_->next(deadline, 256);
+    if (!batch.ok()) return batch.status();
+    std::vector<WatchEvent> events;
+    for (auto& e : *batch) {
+      revision_.store(e.revision);
+      if (!filter_) {
+        events.push_back({type_name(e.type), e.value});
+        continue;
+      }
+      bool now = e.type != store::EventType::kDeleted && filter_(parse(*e.value));
+      bool before = e.prev_value && filter_(parse(*e.prev_value));
+      if (e.type == store::EventType::kDeleted) now = false;
+      if (now && before) {
+        events.push_back({"MODIFIED", e.value});
+      } else if (now) {
+        events.push_back({"ADDED", e.value});
+      } else if (before) {
+        events.push_back({"DELETED", e.value});
+      }
+    }
+    return events;
+  }
+
+  void cancel() override { watcher_->cancel(); }
+
+  std::string resource_version() const override { return std::to_string(revision_.load()); }
+
+  WatchEvent bookmark(bool initial_events_end) const {
+    Json meta = {{"resourceVersion", resource_version()}};
+    if (initial_events_end) meta["annotations"] = {{"k8s.io/initial-events-end", "true"}};
+    return {
+        "BOOKMARK",
+        raw(Json{{"kind", info_.kind}, {"apiVersion", info_.api_version()}, {"metadata", meta}})};
+  }
+
+ private:
+  static std::string type_name(store::EventType t) {
+    switch (t) {
+      case store::EventType::kAdded:
+        return "ADDED";
+      case store::EventType::kModified:
+        return "MODIFIED";
+      case store::EventType::kDeleted:
+        return "DELETED";
+    }
+    return "MODIFIED";
+  }
+
+  std::unique_ptr<store::Watcher> watcher_;
+  std::function<bool(const Json&)> filter_;
+  std::vector<WatchEvent> initial_;
+  bool initial_bookmark_;
+  bool initial_done_ = false;
+  std::atomic<uint64_t> revision_;
+  const ResourceInfo& info_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WatchStream>> Registry::watch(const std::string& ns,
+                                                     const WatchQuery& query) {
+  std::function<bool(const Json&)> filter;
+  if (!query.labels.empty() || !query.fields.empty()) {
+    filter = [this, labels = query.labels, fields = query.fields](const Json& object) {
+      return matches(object, labels, fields);
+    };
+  }
+  const bool from_current = query.resource_version.empty() || query.resource_version == "0";
+  std::vector<WatchEvent> initial;
+  uint64_t start = 0;
+  if (from_current || query.send_initial_events) {
+    ListQuery list_query{query.labels, query.fields, 0, ""};
+    auto page = list(ns, list_query);
+    if (!page.ok()) return page.status();
+    start = *parse_revision(page->resource_version);
+    if (!from_current) {
+      auto requested = parse_revision(query.resource_version);
+      if (!requested)
+        return Status(StatusCode::kBadRequest,
+                      "invalid resourceVersion \"" + query.resource_version + "\"");
+    }
+    for (auto& item : page->items) initial.push_back({"ADDED", std::move(item)});
+  } else {
+    auto requested = parse_revision(query.resource_version);
+    if (!requested) {
+      return Status(StatusCode::kBadRequest,
+                    "invalid resourceVersion \"" + query.resource_version + "\"");
+    }
+    start = *requested;
+  }
+  auto watcher = store_.watch(prefix(ns), start);
+  if (!watcher.ok()) return watcher.status();
+  return std::unique_ptr<WatchStream>(std::make_unique<RegistryWatch>(
+      std::move(watcher).value(), std::move(filter), std::move(initial), query.send_initial_events,
+      start, info()));
+}
+
+}  // namespace solti::api

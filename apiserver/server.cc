@@ -1,0 +1,771 @@
+#include "apiserver/server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "apiserver/discovery.h"
+#include "apiserver/registry.h"
+#include "apiserver/resources.h"
+#include "model/names.h"
+#include "model/yaml.h"
+
+namespace solti::api {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+constexpr size_t kMaxPageSize = 1000;
+constexpr std::string_view kJson = "application/json";
+
+// --- responses ----------------------------------------------------------------
+
+Json status_document(const Status& status, const ResourceInfo* info, const std::string& name) {
+  Json doc = {{"kind", "Status"},
+              {"apiVersion", "v1"},
+              {"metadata", Json::object()},
+              {"status", "Failure"},
+              {"message", status.message()},
+              {"reason", std::string(status_reason(status.code()))},
+              {"code", status_http_code(status.code())}};
+  Json details = Json::object();
+  if (info) {
+    if (!name.empty()) details["name"] = name;
+    details["group"] = info->group;
+    details["kind"] = status.code() == StatusCode::kInvalid ? info->kind : info->plural;
+  }
+  if (!status.causes().empty()) {
+    Json causes = Json::array();
+    for (const auto& cause : status.causes()) {
+      causes.push_back({{"reason", std::string(cause.reason())},
+                        {"message", cause.message},
+                        {"field", cause.field}});
+    }
+    details["causes"] = std::move(causes);
+  }
+  if (!details.empty()) doc["details"] = std::move(details);
+  return doc;
+}
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+void reply(Response& res, int code, const std::string& body, std::string_view type = kJson) {
+  res.status = code;
+  res.set_content(body, std::string(type));
+}
+
+void reply_error(Response& res, const Status& status, const ResourceInfo* info = nullptr,
+                 const std::string& name = "") {
+  reply(res, status_http_code(status.code()), dump(status_document(status, info, name)));
+}
+
+void add_warnings(Response& res, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) {
+    std::string escaped;
+    for (char c : w) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    res.set_header("Warning", "299 - \"" + escaped + "\"");
+  }
+}
+
+// --- request parsing ------------------------------------------------------------
+
+Status bad_request(std::string message) {
+  return Status(StatusCode::kBadRequest, std::move(message));
+}
+
+std::string media_type(const std::string& content_type) {
+  std::string type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  for (auto& c : type) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return type;
+}
+
+enum class BodyKind { kObject, kMergePatch, kJsonPatch, kApplyPatch };
+
+Result<BodyKind> body_kind(const Request& req, bool patch) {
+  std::string type = media_type(req.get_header_value("Content-Type"));
+  if (patch) {
+    if (type == "application/merge-patch+json") return BodyKind::kMergePatch;
+    if (type == "application/json-patch+json") return BodyKind::kJsonPatch;
+    if (type == "application/apply-patch+yaml") return BodyKind::kApplyPatch;
+    return Status(
+        StatusCode::kUnsupportedMediaType,
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
+  }
+  if (type.empty() || type == "application/json" || type == "application/yaml")
+    return BodyKind::kObject;
+  return Status(StatusCode::kUnsupportedMediaType,
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json, application/yaml");
+}
+
+Result<Json> parse_body(const Request& req, bool yaml) {
+  if (req.body.empty()) return bad_request("the request body is empty");
+  if (!yaml) {
+    try {
+      return Json::parse(req.body);
+    } catch (const Json::parse_error& e) {
+      return bad_request(std::string("couldn't decode the JSON body: ") + e.what());
+    }
+  }
+  auto docs = parse_yaml(req.body);
+  if (!docs.ok()) return bad_request("couldn't decode the YAML body: " + docs.status().message());
+  if (docs->size() != 1) return bad_request("the YAML body must hold exactly one document");
+  return std::move((*docs)[0].value);
+}
+
+Result<Json> read_body(const Request& req, BodyKind kind) {
+  const bool yaml = kind == BodyKind::kApplyPatch ||
+                    media_type(req.get_header_value("Content-Type")) == "application/yaml";
+  return parse_body(req, yaml);
+}
+
+Result<bool> bool_param(const Request& req, const std::string& name) {
+  if (!req.has_param(name.c_str())) return false;
+  std::string v = req.get_param_value(name.c_str());
+  if (v == "true" || v == "1" || v == "True") return true;
+  if (v == "false" || v == "0" || v == "False" || v.empty()) return false;
+  return bad_request("invalid value for " + name + ": \"" + v + "\" (expected true or false)");
+}
+
+Result<int64_t> int_param(const Request& req, const std::string& name) {
+  if (!req.has_param(name.c_str())) return int64_t{0};
+  std::string v = req.get_param_value(name.c_str());
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+    return bad_request("invalid value for " + name + ": \"" + v +
+                       "\" (expected a non-negative integer)");
+  }
+  return std::stoll(v);
+}
+
+Result<WriteOptions> write_options(const Request& req) {
+  WriteOptions options;
+  if (req.has_param("dryRun")) {
+    std::string v = req.get_param_value("dryRun");
+    if (v != "All")
+      return bad_request("invalid dryRun value \"" + v + "\": only \"All\" is supported");
+    options.dry_run = true;
+  }
+  if (req.has_param("fieldValidation")) {
+    std::string v = req.get_param_value("fieldValidation");
+    if (v == "Strict") {
+      options.field_validation = FieldValidation::kStrict;
+    } else if (v == "Warn") {
+      options.field_validation = FieldValidation::kWarn;
+    } else if (v == "Ignore") {
+      options.field_validation = FieldValidation::kIgnore;
+    } else {
+      return bad_request("invalid fieldValidation value \"" + v +
+                         "\": must be one of Strict, Warn, Ignore");
+    }
+  }
+  options.field_manager = req.get_param_value("fieldManager");
+  if (options.field_manager.size() > 128 || !is_valid_utf8(options.field_manager)) {
+    return bad_request("fieldManager must be valid UTF-8 of at most 128 characters");
+  }
+  return options;
+}
+
+Result<ListQuery> list_query(const Request& req, const Strategy& strategy) {
+  ListQuery query;
+  if (req.has_param("labelSelector")) {
+    auto labels = Selector::parse(req.get_param_value("labelSelector"));
+    if (!labels.ok()) return labels.status();
+    query.labels = std::move(labels).value();
+  }
+  if (req.has_param("fieldSelector")) {
+    auto fields = FieldSelector::parse(req.get_param_value("fieldSelector"));
+    if (!fields.ok()) return fields.status();
+    if (Status s = fields->check_fields(strategy.selectable_fields()); !s.ok()) return s;
+    query.fields = std::move(fields).value();
+  }
+  auto limit = int_param(req, "limit");
+  if (!limit.ok()) return limit.status();
+  query.limit = std::min<size_t>(size_t(*limit), kMaxPageSize);
+  query.continue_token = req.get_param_value("continue");
+  std::string rv = req.get_param_value("resourceVersion");
+  if (!rv.empty() && rv.find_first_not_of("0123456789") != std::string::npos) {
+    return bad_request("invalid resourceVersion \"" + rv + "\": must be a decimal number");
+  }
+  std::string match = req.get_param_value("resourceVersionMatch");
+  if (!match.empty() && match != "NotOlderThan" && match != "Exact") {
+    return bad_request("invalid resourceVersionMatch \"" + match +
+                       "\": must be NotOlderThan or Exact");
+  }
+  if (match == "Exact" && rv.empty())
+    return bad_request("resourceVersionMatch=Exact requires resourceVersion");
+  return query;
+}
+
+bool wants_table(const Request& req) {
+  return req.get_header_value("Accept").find("as=Table") != std::string::npos;
+}
+
+std::string aggregated_version(const Request& req) {
+  const std::string accept = req.get_header_value("Accept");
+  if (accept.find("as=APIGroupDiscoveryList") == std::string::npos) return "";
+  if (accept.find("v=v2;") != std::string::npos || accept.find("v=v2,") != std::string::npos ||
+      (accept.size() >= 4 && accept.compare(accept.size() - 4, 4, "v=v2") == 0))
+    return "v2";
+  if (accept.find("v=v2beta1") != std::string::npos) return "v2beta1";
+  return "";
+}
+
+std::string content_hash(const std::string& text) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016zX", std::hash<std::string>{}(text));
+  return buf;
+}
+
+}  // namespace
+
+// --- the server -------------------------------------------------------------------
+
+class ApiServer::Impl {
+ public:
+  Impl(ServerOptions options, store::Store& store, Clock& clock)
+      : options_(std::move(options)), store_(store), clock_(clock) {
+    strategies_.push_back(make_task_strategy());
+    strategies_.push_back(make_task_run_strategy());
+    for (const auto& s : strategies_) {
+      resources_.push_back(s.get());
+      registries_.emplace(s->info().plural, std::make_unique<Registry>(store_, *s, clock_));
+    }
+    openapi_group_ = dump(openapi_v3_group(resources_));
+    openapi_index_ = dump(openapi_v3_index(content_hash(openapi_group_)));
+  }
+
+  Status start() {
+    const size_t threads = options_.max_connections;
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_.set_payload_max_length(options_.max_body_bytes);
+    server_.set_keep_alive_max_count(1000);
+    server_.set_read_timeout(std::chrono::seconds(30));
+    server_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&,
+                                                                      Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      StatusCode code = res.status == 413   ? StatusCode::kRequestEntityTooLarge
+                        : res.status == 404 ? StatusCode::kNotFound
+                        : res.status == 405 ? StatusCode::kMethodNotAllowed
+                        : res.status >= 500 ? StatusCode::kInternal
+                                            : StatusCode::kBadRequest;
+      std::string message = res.status == 413   ? "the request body is too large (limit 4 MiB)"
+                            : res.status == 404 ? "the server could not find the requested resource"
+                                                : "the request could not be processed";
+      reply_error(res, Status(code, message));
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    server_.set_exception_handler([](const Request&, Response& res, std::exception_ptr error) {
+      std::string what = "internal server error";
+      try {
+        if (error) std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        what += std::string(": ") + e.what();
+      } catch (...) {
+      }
+      reply_error(res, Status(StatusCode::kInternal, what));
+    });
+    routes();
+
+    if (options_.port == 0) {
+      port_ = server_.bind_to_any_port(options_.host);
+      if (port_ < 0) return Status(StatusCode::kUnavailable, "cannot listen on " + options_.host);
+    } else {
+      if (!server_.bind_to_port(options_.host, options_.port)) {
+        return Status(StatusCode::kUnavailable,
+                      "cannot listen on " + options_.host + ":" + std::to_string(options_.port));
+      }
+      port_ = options_.port;
+    }
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    ready_ = true;
+    return Status::Ok();
+  }
+
+  int port() const { return port_; }
+
+  void stop() {
+    ready_ = false;
+    {
+      std::lock_guard lock(watches_mu_);
+      stopping_ = true;
+      for (auto* w : watches_) w->cancel();
+    }
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  // --- routing -----------------------------------------------------------------
+
+  void routes() {
+    auto json = [this](auto document) {
+      return [document](const Request&, Response& res) { reply(res, 200, dump(document)); };
+    };
+    server_.Get("/version", json(version_document(options_.version)));
+    for (const char* path : {"/healthz", "/livez"}) {
+      server_.Get(path, [](const Request&, Response& res) { reply(res, 200, "ok", "text/plain"); });
+    }
+    server_.Get("/readyz", [this](const Request&, Response& res) {
+      if (ready_) {
+        reply(res, 200, "ok", "text/plain");
+      } else {
+        reply_error(res, Status(StatusCode::kUnavailable, "not ready"));
+      }
+    });
+    server_.Get("/api", [](const Request&, Response& res) {
+      reply_error(
+          res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
+    });
+    server_.Get("/apis", [this](const Request& req, Response& res) {
+      std::string version = aggregated_version(req);
+      if (version.empty()) return reply(res, 200, dump(api_group_list(resources_)));
+      reply(res, 200, dump(aggregated_discovery(resources_, version)),
+            "application/json;g=apidiscovery.k8s.io;v=" + version + ";as=APIGroupDiscoveryList");
+    });
+    server_.Get("/apis/solti.io", json(api_group(resources_)));
+    server_.Get("/apis/solti.io/v1", json(api_resource_list(resources_)));
+    server_.Get("/openapi/v3",
+                [this](const Request&, Response& res) { reply(res, 200, openapi_index_); });
+    server_.Get("/openapi/v3/apis/solti.io/v1",
+                [this](const Request&, Response& res) { reply(res, 200, openapi_group_); });
+    // An empty protobuf document: kubectl 1.27 needs /openapi/v2 to exist,
+    // newer ones use v3 (KUBECTL-NOTES §2).
+    server_.Get("/openapi/v2", [](const Request&, Response& res) {
+      reply(res, 200, "", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+    });
+
+    const std::string group = R"(/apis/solti\.io/v1)";
+    auto all_methods = [this](const std::string& pattern, auto handler) {
+      server_.Get(pattern, [=](const Request& q, Response& r) { handler("GET", q, r); });
+      server_.Post(pattern, [=](const Request& q, Response& r) { handler("POST", q, r); });
+      server_.Put(pattern, [=](const Request& q, Response& r) { handler("PUT", q, r); });
+      server_.Patch(pattern, [=](const Request& q, Response& r) { handler("PATCH", q, r); });
+      server_.Delete(pattern, [=](const Request& q, Response& r) { handler("DELETE", q, r); });
+    };
+    all_methods(group + "/([^/]+)",
+                [this](const std::string& method, const Request& req, Response& res) {
+                  collection(method, req, res, "", req.matches[1]);
+                });
+    all_methods(group + "/namespaces/([^/]+)/([^/]+)",
+                [this](const std::string& method, const Request& req, Response& res) {
+                  collection(method, req, res, req.matches[1], req.matches[2]);
+                });
+    all_methods(group + "/namespaces/([^/]+)/([^/]+)/([^/]+)",
+                [this](const std::string& method, const Request& req, Response& res) {
+                  item(method, req, res, req.matches[1], req.matches[2], req.matches[3], "");
+                });
+    all_methods(group + "/namespaces/([^/]+)/([^/]+)/([^/]+)/([^/]+)",
+                [this](const std::string& method, const Request& req, Response& res) {
+                  item(method, req, res, req.matches[1], req.matches[2], req.matches[3],
+                       req.matches[4]);
+                });
+  }
+
+  Registry* registry(const std::string& plural, Response& res) {
+    auto it = registries_.find(plural);
+    if (it == registries_.end()) {
+      reply_error(
+          res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
+      return nullptr;
+    }
+    return it->second.get();
+  }
+
+  static void method_not_allowed(Response& res) {
+    reply_error(res, Status(StatusCode::kMethodNotAllowed,
+                            "the server does not allow this method on the requested resource"));
+  }
+
+  // --- collections -------------------------------------------------------------
+
+  void collection(const std::string& method, const Request& req, Response& res,
+                  const std::string& ns, const std::string& plural) {
+    Registry* reg = registry(plural, res);
+    if (!reg) return;
+    const ResourceInfo& info = reg->info();
+    if (method == "GET") {
+      auto watch = bool_param(req, "watch");
+      if (!watch.ok()) return reply_error(res, watch.status(), &info);
+      return *watch ? serve_watch(req, res, *reg, ns) : serve_list(req, res, *reg, ns);
+    }
+    if (ns.empty() || !info.user_writable) return method_not_allowed(res);
+    if (method == "POST") return serve_create(req, res, *reg, ns);
+    if (method == "DELETE") return serve_delete_collection(req, res, *reg, ns);
+    method_not_allowed(res);
+  }
+
+  void serve_list(const Request& req, Response& res, Registry& reg, const std::string& ns) {
+    const ResourceInfo& info = reg.info();
+    auto query = list_query(req, reg.strategy());
+    if (!query.ok()) return reply_error(res, query.status(), &info);
+    auto page = reg.list(ns, *query);
+    if (!page.ok()) return reply_error(res, page.status(), &info);
+    if (wants_table(req))
+      return reply(
+          res, 200,
+          dump(table(req, reg, page->items, page->resource_version, page->continue_token)));
+
+    std::string body = R"({"kind":")" + info.list_kind() + R"(","apiVersion":")" +
+                       info.api_version() + R"(","metadata":{"resourceVersion":")" +
+                       page->resource_version + "\"";
+    if (!page->continue_token.empty()) body += R"(,"continue":")" + page->continue_token + "\"";
+    body += R"(},"items":[)";
+    for (size_t i = 0; i < page->items.size(); ++i) {
+      if (i) body += ',';
+      body += *page->items[i];
+    }
+    body += "]}";
+    reply(res, 200, body);
+  }
+
+  Json table(const Request& req, Registry& reg, const std::vector<RawObject>& items,
+             const std::string& resource_version, const std::string& continue_token) {
+    const std::string include =
+        req.has_param("includeObject") ? req.get_param_value("includeObject") : "Metadata";
+    Json rows = Json::array();
+    const Timestamp now = clock_.now();
+    for (const auto& item : items) {
+      Json object = Json::parse(*item, nullptr, false);
+      Json row = {{"cells", reg.strategy().table_cells(object, now)}};
+      if (include == "Object") {
+        row["object"] = object;
+      } else if (include != "None") {
+        row["object"] = {{"kind", "PartialObjectMetadata"},
+                         {"apiVersion", "meta.k8s.io/v1"},
+                         {"metadata", object.value("metadata", Json::object())}};
+      }
+      rows.push_back(std::move(row));
+    }
+    Json meta = {{"resourceVersion", resource_version}};
+    if (!continue_token.empty()) meta["continue"] = continue_token;
+    return {{"kind", "Table"},
+            {"apiVersion", "meta.k8s.io/v1"},
+            {"metadata", meta},
+            {"columnDefinitions", reg.strategy().table_columns()},
+            {"rows", rows}};
+  }
+
+  void serve_create(const Request& req, Response& res, Registry& reg, const std::string& ns) {
+    const ResourceInfo& info = reg.info();
+    auto kind = body_kind(req, false);
+    if (!kind.ok()) return reply_error(res, kind.status(), &info);
+    auto body = read_body(req, *kind);
+    if (!body.ok()) return reply_error(res, body.status(), &info);
+    auto options = write_options(req);
+    if (!options.ok()) return reply_error(res, options.status(), &info);
+    std::string name = body->is_object() && (*body)["metadata"].is_object()
+                           ? (*body)["metadata"].value("name", std::string())
+                           : "";
+    auto created = reg.create(ns, std::move(body).value(), *options);
+    if (!created.ok()) return reply_error(res, created.status(), &info, name);
+    add_warnings(res, created->warnings);
+    reply(res, 201, dump(created->object));
+  }
+
+  void serve_delete_collection(const Request& req, Response& res, Registry& reg,
+                               const std::string& ns) {
+    const ResourceInfo& info = reg.info();
+    auto query = list_query(req, reg.strategy());
+    if (!query.ok()) return reply_error(res, query.status(), &info);
+    auto options = write_options(req);
+    if (!options.ok()) return reply_error(res, options.status(), &info);
+    auto removed = reg.remove_collection(ns, *query, options->dry_run);
+    if (!removed.ok()) return reply_error(res, removed.status(), &info);
+    reply(res, 200,
+          dump(Json{{"kind", "Status"},
+                    {"apiVersion", "v1"},
+                    {"metadata", Json::object()},
+                    {"status", "Success"},
+                    {"details", {{"group", info.group}, {"kind", info.plural}}},
+                    {"message", std::to_string(*removed) + " deleted"}}));
+  }
+
+  // --- single objects ----------------------------------------------------------
+
+  void item(const std::string& method, const Request& req, Response& res, const std::string& ns,
+            const std::string& plural, const std::string& name, const std::string& sub) {
+    Registry* reg = registry(plural, res);
+    if (!reg) return;
+    const ResourceInfo& info = reg->info();
+    if (!sub.empty() && sub != "status") {
+      return reply_error(
+          res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
+    }
+    if (sub == "status" && !info.has_status) {
+      return reply_error(
+          res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
+    }
+    if (method == "GET") {
+      auto object = reg->get(ns, name);
+      if (!object.ok()) return reply_error(res, object.status(), &info, name);
+      if (wants_table(req)) {
+        return reply(
+            res, 200,
+            dump(table(req, *reg, {std::make_shared<const std::string>(dump(*object))},
+                       (*object)["metadata"].value("resourceVersion", std::string()), "")));
+      }
+      return reply(res, 200, dump(*object));
+    }
+    if (!info.user_writable) return method_not_allowed(res);
+    const Subresource subresource = sub == "status" ? Subresource::kStatus : Subresource::kMain;
+    if (method == "PUT") return serve_update(req, res, *reg, ns, name, subresource);
+    if (method == "PATCH") return serve_patch(req, res, *reg, ns, name, subresource);
+    if (method == "DELETE" && subresource == Subresource::kMain)
+      return serve_delete(req, res, *reg, ns, name);
+    method_not_allowed(res);
+  }
+
+  void serve_update(const Request& req, Response& res, Registry& reg, const std::string& ns,
+                    const std::string& name, Subresource subresource) {
+    const ResourceInfo& info = reg.info();
+    auto kind = body_kind(req, false);
+    if (!kind.ok()) return reply_error(res, kind.status(), &info, name);
+    auto body = read_body(req, *kind);
+    if (!body.ok()) return reply_error(res, body.status(), &info, name);
+    auto options = write_options(req);
+    if (!options.ok()) return reply_error(res, options.status(), &info, name);
+    auto updated = reg.update(ns, name, std::move(body).value(), subresource, *options);
+    if (!updated.ok()) return reply_error(res, updated.status(), &info, name);
+    add_warnings(res, updated->warnings);
+    reply(res, 200, dump(updated->object));
+  }
+
+  void serve_patch(const Request& req, Response& res, Registry& reg, const std::string& ns,
+                   const std::string& name, Subresource subresource) {
+    const ResourceInfo& info = reg.info();
+    auto kind = body_kind(req, true);
+    if (!kind.ok()) return reply_error(res, kind.status(), &info, name);
+    if (*kind == BodyKind::kApplyPatch) {
+      return reply_error(
+          res,
+          Status(StatusCode::kUnsupportedMediaType,
+                 "server-side apply (application/apply-patch+yaml) is not supported yet"),
+          &info, name);
+    }
+    if (req.has_param("force")) {
+      return reply_error(res, bad_request("force is only valid with application/apply-patch+yaml"),
+                         &info, name);
+    }
+    auto body = read_body(req, *kind);
+    if (!body.ok()) return reply_error(res, body.status(), &info, name);
+    auto options = write_options(req);
+    if (!options.ok()) return reply_error(res, options.status(), &info, name);
+    PatchType type = *kind == BodyKind::kJsonPatch ? PatchType::kJson : PatchType::kMerge;
+    auto patched = reg.patch(ns, name, type, *body, subresource, *options);
+    if (!patched.ok()) return reply_error(res, patched.status(), &info, name);
+    add_warnings(res, patched->warnings);
+    reply(res, 200, dump(patched->object));
+  }
+
+  void serve_delete(const Request& req, Response& res, Registry& reg, const std::string& ns,
+                    const std::string& name) {
+    const ResourceInfo& info = reg.info();
+    DeleteOptions options;
+    if (!req.body.empty()) {
+      auto body =
+          parse_body(req, media_type(req.get_header_value("Content-Type")) == "application/yaml");
+      if (!body.ok()) return reply_error(res, body.status(), &info, name);
+      if (!body->is_object())
+        return reply_error(res, bad_request("DeleteOptions must be an object"), &info, name);
+      const Json& pre = body->value("preconditions", Json::object());
+      if (pre.is_object()) {
+        if (pre.contains("uid") && pre["uid"].is_string())
+          options.uid = pre["uid"].get<std::string>();
+        if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string())
+          options.resource_version = pre["resourceVersion"].get<std::string>();
+      }
+      const Json& dry = body->value("dryRun", Json::array());
+      if (dry.is_array() && !dry.empty()) options.dry_run = true;
+    }
+    auto write = write_options(req);
+    if (!write.ok()) return reply_error(res, write.status(), &info, name);
+    options.dry_run = options.dry_run || write->dry_run;
+    auto removed = reg.remove(ns, name, options);
+    if (!removed.ok()) return reply_error(res, removed.status(), &info, name);
+    reply(res, 200, dump(*removed));
+  }
+
+  // --- watch -------------------------------------------------------------------
+
+  struct WatchState {
+    std::unique_ptr<WatchStream> stream;
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point next_bookmark;
+    bool bookmarks = false;
+    bool table = false;
+    bool sent_columns = false;
+    std::optional<Status> error;  // sent as an ERROR event, then the stream ends
+  };
+
+  void serve_watch(const Request& req, Response& res, Registry& reg, const std::string& ns) {
+    const ResourceInfo& info = reg.info();
+    auto query = list_query(req, reg.strategy());
+    if (!query.ok()) return reply_error(res, query.status(), &info);
+    auto bookmarks = bool_param(req, "allowWatchBookmarks");
+    auto initial = bool_param(req, "sendInitialEvents");
+    auto timeout = int_param(req, "timeoutSeconds");
+    for (const Status& s : {bookmarks.status(), initial.status(), timeout.status()}) {
+      if (!s.ok()) return reply_error(res, s, &info);
+    }
+    WatchQuery watch_query{query->labels, query->fields, req.get_param_value("resourceVersion"),
+                           *initial};
+
+    auto state = std::make_shared<WatchState>();
+    auto stream = reg.watch(ns, watch_query);
+    if (!stream.ok()) {
+      if (stream.status().code() != StatusCode::kExpired)
+        return reply_error(res, stream.status(), &info);
+      state->error = stream.status();
+    } else {
+      state->stream = std::move(stream).value();
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::chrono::seconds lifetime =
+        *timeout > 0 ? std::chrono::seconds(*timeout) : random_watch_timeout();
+    state->deadline = now + lifetime;
+    state->next_bookmark = now + options_.bookmark_interval;
+    state->bookmarks = *bookmarks;
+    state->table = wants_table(req);
+    if (state->stream && !register_watch(state->stream.get())) {
+      return reply_error(res, Status(StatusCode::kUnavailable, "the server is shutting down"),
+                         &info);
+    }
+
+    res.status = 200;
+    // cpp-httplib gzips "application/json" for clients that accept it, and a
+    // gzip stream holds events back; this spelling is not compressed.
+    res.set_chunked_content_provider(
+        "application/json; charset=utf-8",
+        [this, state, &reg](size_t, httplib::DataSink& sink) { return pump(*state, reg, sink); },
+        [this, state](bool) {
+          if (state->stream) {
+            state->stream->cancel();
+            unregister_watch(state->stream.get());
+          }
+        });
+  }
+
+  // Writes what the watch has; false ends the connection.
+  bool pump(WatchState& state, Registry& reg, httplib::DataSink& sink) {
+    auto write_line = [&](const std::string& type, const std::string& object) {
+      std::string line = R"({"type":")" + type + R"(","object":)" + object + "}\n";
+      return sink.write(line.data(), line.size());
+    };
+    if (state.error) {
+      write_line("ERROR", dump(status_document(*state.error, nullptr, "")));
+      sink.done();
+      return true;
+    }
+    while (true) {
+      if (!sink.is_writable()) return false;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= state.deadline) {
+        sink.done();
+        return true;
+      }
+      auto wait_until =
+          std::min({state.deadline, now + std::chrono::seconds(1), state.next_bookmark});
+      auto events = state.stream->next(wait_until);
+      if (!events.ok()) {
+        if (events.status().code() == StatusCode::kExpired) {
+          write_line("ERROR", dump(status_document(events.status(), nullptr, "")));
+        }
+        sink.done();
+        return true;
+      }
+      bool wrote = false;
+      for (const auto& e : *events) {
+        std::string object = *e.object;
+        if (state.table && e.type != "BOOKMARK") object = dump(table_row(state, reg, object));
+        if (!write_line(e.type, object)) return false;
+        wrote = true;
+      }
+      if (state.bookmarks && std::chrono::steady_clock::now() >= state.next_bookmark) {
+        Json bookmark = {{"kind", reg.info().kind},
+                         {"apiVersion", reg.info().api_version()},
+                         {"metadata", {{"resourceVersion", state.stream->resource_version()}}}};
+        if (!write_line("BOOKMARK", dump(bookmark))) return false;
+        state.next_bookmark = std::chrono::steady_clock::now() + options_.bookmark_interval;
+        wrote = true;
+      }
+      if (wrote) return true;
+    }
+  }
+
+  Json table_row(WatchState& state, Registry& reg, const std::string& object_text) {
+    Json object = Json::parse(object_text, nullptr, false);
+    Json row = {{"cells", reg.strategy().table_cells(object, clock_.now())},
+                {"object",
+                 {{"kind", "PartialObjectMetadata"},
+                  {"apiVersion", "meta.k8s.io/v1"},
+                  {"metadata", object.value("metadata", Json::object())}}}};
+    Json table = {
+        {"kind", "Table"},
+        {"apiVersion", "meta.k8s.io/v1"},
+        {"metadata",
+         {{"resourceVersion", object["metadata"].value("resourceVersion", std::string())}}},
+        {"rows", Json::array({row})}};
+    if (!state.sent_columns) {
+      table["columnDefinitions"] = reg.strategy().table_columns();
+      state.sent_columns = true;
+    }
+    return table;
+  }
+
+  std::chrono::seconds random_watch_timeout() {
+    // Spread reconnects: between the default and twice it, as the apiserver does.
+    thread_local std::mt19937 engine(std::random_device{}());
+    const int64_t base = options_.default_watch_timeout.count();
+    return std::chrono::seconds(base + int64_t(engine() % uint32_t(std::max<int64_t>(base, 1))));
+  }
+
+  bool register_watch(WatchStream* w) {
+    std::lock_guard lock(watches_mu_);
+    if (stopping_) return false;
+    watches_.insert(w);
+    return true;
+  }
+  void unregister_watch(WatchStream* w) {
+    std::lock_guard lock(watches_mu_);
+    watches_.erase(w);
+  }
+
+  const ServerOptions options_;
+  store::Store& store_;
+  Clock& clock_;
+  std::vector<std::unique_ptr<Strategy>> strategies_;
+  std::vector<const Strategy*> resources_;
+  std::map<std::string, std::unique_ptr<Registry>> registries_;
+  std::string openapi_group_;
+  std::string openapi_index_;
+
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = -1;
+  std::atomic<bool> ready_{false};
+  std::mutex watches_mu_;
+  std::set<WatchStream*> watches_;
+  bool stopping_ = false;
+};
+
+ApiServer::ApiServer(ServerOptions options, store::Store& store, Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), store, clock)) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+Status ApiServer::start() { return impl_->start(); }
+int ApiServer::port() const { return impl_->port(); }
+void ApiServer::stop() { impl_->stop(); }
+
+}  // namespace solti::api

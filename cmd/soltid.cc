@@ -1,0 +1,114 @@
+// soltid: API server + store (+ reconciler and runners as they land) in one
+// process. Prints one line when ready; SIGTERM or SIGINT stops it gracefully.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "apiserver/server.h"
+#include "store/store.h"
+
+namespace {
+
+bool split_listen(const std::string& listen, std::string& host, int& port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = listen.substr(0, colon);
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    return false;
+  }
+  return port >= 0 && port <= 65535 && !host.empty();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread exists, so that every thread
+  // inherits the mask and sigwait() below is the only receiver.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"soltid: the Solti API server, store and reconciler"};
+  std::string data_dir = "./solti-data";
+  std::string listen = "127.0.0.1:6443";
+  bool unsafe_no_fsync = false;
+  size_t max_connections = 2048;
+  app.add_option("--data-dir", data_dir, "Where the store keeps its data");
+  app.add_option("--listen", listen, "HOST:PORT to serve on (port 0: any free port)");
+  app.add_option("--max-connections", max_connections,
+                 "Concurrent connections, watches included (one thread each)");
+  int64_t history_revisions = 1000;
+  double history_seconds = 300, compaction_seconds = 60, bookmark_seconds = 60;
+  app.add_option("--history-min-revisions", history_revisions,
+                 "Keep at least this many revisions of history for watch resume");
+  app.add_option("--history-min-age", history_seconds,
+                 "Keep at least this many seconds of history for watch resume");
+  app.add_option("--compaction-interval", compaction_seconds,
+                 "Seconds between history compactions");
+  app.add_option("--watch-bookmark-interval", bookmark_seconds,
+                 "Seconds between BOOKMARK events on watches that allow them");
+  app.add_flag("--unsafe-no-fsync", unsafe_no_fsync,
+               "Acknowledge writes before they reach the disk. For benchmarks only: a power loss "
+               "can lose acknowledged writes");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  solti::api::ServerOptions server_options;
+  if (!split_listen(listen, server_options.host, server_options.port)) {
+    std::fprintf(stderr, "soltid: --listen must be HOST:PORT, got \"%s\"\n", listen.c_str());
+    return 2;
+  }
+  server_options.max_connections = max_connections;
+  auto millis = [](double seconds) { return std::chrono::milliseconds(int64_t(seconds * 1000)); };
+  server_options.bookmark_interval =
+      std::max(millis(bookmark_seconds), std::chrono::milliseconds(100));
+  server_options.version = SOLTI_VERSION;
+
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  solti::store::Options store_options;
+  store_options.path = data_dir;
+  store_options.sync_writes = !unsafe_no_fsync;
+  store_options.min_retention_revisions = uint64_t(std::max<int64_t>(history_revisions, 0));
+  store_options.min_retention_time = millis(history_seconds);
+  store_options.compaction_interval = millis(compaction_seconds);
+  auto store = solti::store::open_rocksdb_store(store_options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "soltid: %s\n", store.status().to_string().c_str());
+    return 1;
+  }
+  if (unsafe_no_fsync) {
+    std::fprintf(
+        stderr,
+        "soltid: WARNING: --unsafe-no-fsync: acknowledged writes may be lost on power loss\n");
+  }
+
+  solti::api::ApiServer server(server_options, **store, solti::system_clock());
+  if (solti::Status s = server.start(); !s.ok()) {
+    std::fprintf(stderr, "soltid: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  std::printf("soltid ready on http://%s:%d (data dir %s, revision %llu)\n",
+              server_options.host.c_str(), server.port(), data_dir.c_str(),
+              static_cast<unsigned long long>((*store)->revision()));
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "soltid: %s received, stopping\n",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.stop();
+  store->reset();
+  return 0;
+}

@@ -1,0 +1,93 @@
+// Runs the real soltid binary for integration tests: a temp data dir, any
+// free port on 127.0.0.1, and start/stop/kill -9/restart on the same data.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "model/object_meta.h"
+
+namespace solti::testing {
+
+class SoltidProcess {
+ public:
+  explicit SoltidProcess(std::vector<std::string> extra_args = {})
+      : extra_args_(std::move(extra_args)) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "soltid-test-XXXXXX").string();
+    data_dir_ = mkdtemp(pattern.data());
+  }
+  ~SoltidProcess() {
+    if (pid_ > 0) kill9();
+    std::filesystem::remove_all(data_dir_);
+  }
+
+  void start() {
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      close(out[1]);
+      std::vector<std::string> args = {SOLTI_SOLTID, "--data-dir", data_dir_, "--listen",
+                                       "127.0.0.1:0"};
+      args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    close(out[0]);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(line, m, std::regex(R"(ready on http://127\.0\.0\.1:(\d+))")))
+        << "soltid did not get ready: \"" << line << "\"";
+    port_ = std::stoi(m[1]);
+  }
+
+  // SIGTERM: graceful stop; soltid must exit 0.
+  void stop() {
+    ASSERT_GT(pid_, 0);
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit status " << status;
+  }
+
+  void kill9() {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  int port() const { return port_; }
+  const std::string& data_dir() const { return data_dir_; }
+
+  std::unique_ptr<httplib::Client> client() const {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    c->set_read_timeout(std::chrono::seconds(20));
+    c->set_url_encode(false);  // tests send paths already encoded, as kubectl does
+    return c;
+  }
+
+ private:
+  std::vector<std::string> extra_args_;
+  std::string data_dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace solti::testing
