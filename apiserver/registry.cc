@@ -4,6 +4,8 @@
 #include <atomic>
 #include <random>
 
+#include "apiserver/managed_fields.h"
+
 namespace solti::api {
 namespace {
 
@@ -205,8 +207,18 @@ Result<WriteResult> Registry::create(const std::string& ns, Json object,
     return Status(StatusCode::kBadRequest,
                   "resourceVersion should not be set on objects to be created");
   }
-  const std::string name = string_at(object, "metadata", "name");
+  return create_object(ns, std::move(object), options, Ownership::kRecordUpdate);
+}
 
+ManagerContext Registry::manager_context(const WriteOptions& options,
+                                         Subresource subresource) const {
+  return {options.field_manager.empty() ? "unknown" : options.field_manager, info().api_version(),
+          subresource == Subresource::kStatus, clock_.now()};
+}
+
+Result<WriteResult> Registry::create_object(const std::string& ns, Json object,
+                                            const WriteOptions& options, Ownership ownership) {
+  const std::string name = string_at(object, "metadata", "name");
   WriteResult result;
   Checked checked = strategy_.check(object);
   // As Kubernetes: strict decoding (unknown fields) fails before validation.
@@ -220,6 +232,9 @@ Result<WriteResult> Registry::create(const std::string& ns, Json object,
   Json& stored_meta = metadata_of(stored);
   stored_meta.erase("deletionTimestamp");
   stored_meta.erase("deletionGracePeriodSeconds");
+  if (ownership == Ownership::kRecordUpdate) {
+    record_update(Json(), stored, manager_context(options, Subresource::kMain));
+  }
   result.created = true;
 
   if (options.dry_run) {
@@ -248,7 +263,7 @@ Result<WriteResult> Registry::create(const std::string& ns, Json object,
 Result<WriteResult> Registry::write_update(
     const std::string& ns, const std::string& name,
     const std::function<Result<Json>(const Json& current)>& change, Subresource subresource,
-    const WriteOptions& options) {
+    const WriteOptions& options, Ownership ownership) {
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     auto current = store_.get(key(ns, name));
     if (!current.ok()) {
@@ -319,6 +334,9 @@ Result<WriteResult> Registry::write_update(
       }
     }
 
+    if (ownership == Ownership::kRecordUpdate) {
+      record_update(old, updated, manager_context(options, subresource));
+    }
     if (same_json(updated, old)) {  // nothing changes: nothing is written
       result.object = old;
       return result;
@@ -353,7 +371,8 @@ Result<WriteResult> Registry::write_update(
 Result<WriteResult> Registry::update(const std::string& ns, const std::string& name, Json object,
                                      Subresource subresource, const WriteOptions& options) {
   return write_update(
-      ns, name, [&](const Json&) -> Result<Json> { return object; }, subresource, options);
+      ns, name, [&](const Json&) -> Result<Json> { return object; }, subresource, options,
+      Ownership::kRecordUpdate);
 }
 
 Result<WriteResult> Registry::patch(const std::string& ns, const std::string& name, PatchType type,
@@ -377,7 +396,70 @@ Result<WriteResult> Registry::patch(const std::string& ns, const std::string& na
                     std::string("the JSON patch could not be applied: ") + e.what());
     }
   };
-  return write_update(ns, name, apply, subresource, options);
+  return write_update(ns, name, apply, subresource, options, Ownership::kRecordUpdate);
+}
+
+Result<WriteResult> Registry::apply(const std::string& ns, const std::string& name,
+                                    const Json& configuration, Subresource subresource,
+                                    const WriteOptions& options, bool force) {
+  if (!configuration.is_object()) {
+    return Status(StatusCode::kBadRequest, "the applied configuration must be an object");
+  }
+  if (options.field_manager.empty()) {
+    return Status(StatusCode::kBadRequest, "fieldManager is required for server-side apply");
+  }
+  Json config = configuration;
+  Json& meta = metadata_of(config);
+  for (auto [field, expected] :
+       {std::pair<const char*, const std::string&>{"name", name}, {"namespace", ns}}) {
+    std::string given = string_at(config, "metadata", field);
+    if (!given.empty() && given != expected) {
+      return Status(StatusCode::kBadRequest, std::string("metadata.") + field + " \"" + given +
+                                                 "\" does not match the request (\"" + expected +
+                                                 "\")");
+    }
+    meta[field] = expected;
+  }
+  if (meta.contains("managedFields")) {
+    return Status(StatusCode::kBadRequest,
+                  "metadata.managedFields must not be set in an applied configuration");
+  }
+
+  // The configuration is partial: only its unknown fields and the kind are
+  // checked here; the merged object is validated as a whole below.
+  WriteResult warnings_only;
+  Checked checked = strategy_.check(config);
+  if (Status s = handle_unknown_fields(checked.unknown_fields, options.field_validation,
+                                       warnings_only.warnings);
+      !s.ok())
+    return s;
+  FieldErrors type_errors;
+  for (auto& e : checked.errors) {
+    if (e.field == "apiVersion" || e.field == "kind") type_errors.push_back(std::move(e));
+  }
+  if (!type_errors.empty()) return invalid(name, std::move(type_errors));
+  Json canonical = std::move(checked.object);
+
+  const ManagerContext context = manager_context(options, subresource);
+  auto merge = [&](const Json& live) {
+    return apply_configuration(live, canonical, context, force);
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto result = write_update(ns, name, merge, subresource, options, Ownership::kAlreadyApplied);
+    if (result.ok() || result.status().code() != StatusCode::kNotFound ||
+        subresource == Subresource::kStatus) {
+      if (result.ok()) result->warnings = warnings_only.warnings;
+      return result;
+    }
+    auto merged = merge(Json());
+    if (!merged.ok()) return merged.status();
+    auto created =
+        create_object(ns, std::move(merged).value(), options, Ownership::kAlreadyApplied);
+    if (created.ok()) created->warnings = warnings_only.warnings;
+    if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) return created;
+    // Created by someone else meanwhile: apply to theirs.
+  }
+  return conflict(name);
 }
 
 Result<Json> Registry::remove(const std::string& ns, const std::string& name,

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "apiserver/managed_fields.h"
 #include "apiserver/strategy.h"
 #include "model/field_selector.h"
 #include "model/label_selector.h"
@@ -36,7 +37,7 @@ enum class PatchType { kMerge, kJson };
 struct WriteOptions {
   bool dry_run = false;
   FieldValidation field_validation = FieldValidation::kStrict;
-  std::string field_manager;
+  std::string field_manager;  // required for apply; "unknown" when empty otherwise
 };
 
 struct WriteResult {
@@ -108,6 +109,12 @@ class Registry {
   Result<WriteResult> patch(const std::string& ns, const std::string& name, PatchType type,
                             const Json& patch, Subresource subresource,
                             const WriteOptions& options);
+  // Server-side apply of a (partial) configuration: creates the object when
+  // absent (created = true). kConflict with FieldManagerConflict causes when
+  // another manager owns an applied field, unless `force`.
+  Result<WriteResult> apply(const std::string& ns, const std::string& name,
+                            const Json& configuration, Subresource subresource,
+                            const WriteOptions& options, bool force);
   // The object as deleted, or with deletionTimestamp set while finalizers remain.
   Result<Json> remove(const std::string& ns, const std::string& name, const DeleteOptions& options);
   // Deletes every object the query selects; returns how many.
@@ -120,9 +127,17 @@ class Registry {
   std::string prefix(const std::string& ns) const;
 
  private:
+  // A plain write makes its manager own what it changed; an apply has
+  // already set managedFields itself.
+  enum class Ownership { kRecordUpdate, kAlreadyApplied };
+
+  Result<WriteResult> create_object(const std::string& ns, Json object, const WriteOptions& options,
+                                    Ownership ownership);
   Result<WriteResult> write_update(const std::string& ns, const std::string& name,
                                    const std::function<Result<Json>(const Json& current)>& change,
-                                   Subresource subresource, const WriteOptions& options);
+                                   Subresource subresource, const WriteOptions& options,
+                                   Ownership ownership);
+  ManagerContext manager_context(const WriteOptions& options, Subresource subresource) const;
   Status not_found(const std::string& name) const;
   Status conflict(const std::string& name) const;
   Status invalid(const std::string& name, FieldErrors errors) const;

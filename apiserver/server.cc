@@ -207,6 +207,15 @@ Result<ListQuery> list_query(const Request& req, const Strategy& strategy) {
   return query;
 }
 
+// Without ?fieldManager, Kubernetes names a writer by its User-Agent's
+// first word ("kubectl/v1.32 ..." -> "kubectl").
+std::string default_manager(const Request& req, const std::string& given) {
+  if (!given.empty()) return given;
+  std::string agent = req.get_header_value("User-Agent");
+  agent = agent.substr(0, agent.find_first_of("/ "));
+  return agent.empty() || agent.size() > 128 || !is_valid_utf8(agent) ? "unknown" : agent;
+}
+
 bool wants_table(const Request& req) {
   return req.get_header_value("Accept").find("as=Table") != std::string::npos;
 }
@@ -467,6 +476,7 @@ class ApiServer::Impl {
     std::string name = body->is_object() && (*body)["metadata"].is_object()
                            ? (*body)["metadata"].value("name", std::string())
                            : "";
+    options->field_manager = default_manager(req, options->field_manager);
     auto created = reg.create(ns, std::move(body).value(), *options);
     if (!created.ok()) return reply_error(res, created.status(), &info, name);
     add_warnings(res, created->warnings);
@@ -535,6 +545,7 @@ class ApiServer::Impl {
     if (!body.ok()) return reply_error(res, body.status(), &info, name);
     auto options = write_options(req);
     if (!options.ok()) return reply_error(res, options.status(), &info, name);
+    options->field_manager = default_manager(req, options->field_manager);
     auto updated = reg.update(ns, name, std::move(body).value(), subresource, *options);
     if (!updated.ok()) return reply_error(res, updated.status(), &info, name);
     add_warnings(res, updated->warnings);
@@ -546,14 +557,8 @@ class ApiServer::Impl {
     const ResourceInfo& info = reg.info();
     auto kind = body_kind(req, true);
     if (!kind.ok()) return reply_error(res, kind.status(), &info, name);
-    if (*kind == BodyKind::kApplyPatch) {
-      return reply_error(
-          res,
-          Status(StatusCode::kUnsupportedMediaType,
-                 "server-side apply (application/apply-patch+yaml) is not supported yet"),
-          &info, name);
-    }
-    if (req.has_param("force")) {
+    const bool apply = *kind == BodyKind::kApplyPatch;
+    if (!apply && req.has_param("force")) {
       return reply_error(res, bad_request("force is only valid with application/apply-patch+yaml"),
                          &info, name);
     }
@@ -561,11 +566,17 @@ class ApiServer::Impl {
     if (!body.ok()) return reply_error(res, body.status(), &info, name);
     auto options = write_options(req);
     if (!options.ok()) return reply_error(res, options.status(), &info, name);
-    PatchType type = *kind == BodyKind::kJsonPatch ? PatchType::kJson : PatchType::kMerge;
-    auto patched = reg.patch(ns, name, type, *body, subresource, *options);
+    auto force = bool_param(req, "force");
+    if (!force.ok()) return reply_error(res, force.status(), &info, name);
+    if (!apply) options->field_manager = default_manager(req, options->field_manager);
+    auto patched =
+        apply ? reg.apply(ns, name, *body, subresource, *options, *force)
+              : reg.patch(ns, name,
+                          *kind == BodyKind::kJsonPatch ? PatchType::kJson : PatchType::kMerge,
+                          *body, subresource, *options);
     if (!patched.ok()) return reply_error(res, patched.status(), &info, name);
     add_warnings(res, patched->warnings);
-    reply(res, 200, dump(patched->object));
+    reply(res, patched->created ? 201 : 200, dump(patched->object));
   }
 
   void serve_delete(const Request& req, Response& res, Registry& reg, const std::string& ns,

@@ -25,6 +25,8 @@ std::string_view FieldError::reason() const {
       return "FieldValueTypeInvalid";
     case FieldErrorType::kUnknownField:
       return "FieldValueUnknown";
+    case FieldErrorType::kFieldManagerConflict:
+      return "FieldManagerConflict";
   }
   return "FieldValueInvalid";
 }

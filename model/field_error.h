@@ -10,14 +10,15 @@
 namespace solti {
 
 enum class FieldErrorType {
-  kRequired,      // FieldValueRequired
-  kInvalid,       // FieldValueInvalid
-  kNotSupported,  // FieldValueNotSupported
-  kForbidden,     // FieldValueForbidden
-  kTooLong,       // FieldValueTooLong
-  kDuplicate,     // FieldValueDuplicate
-  kTypeInvalid,   // FieldValueTypeInvalid
-  kUnknownField,  // FieldValueUnknown (strict field validation)
+  kRequired,              // FieldValueRequired
+  kInvalid,               // FieldValueInvalid
+  kNotSupported,          // FieldValueNotSupported
+  kForbidden,             // FieldValueForbidden
+  kTooLong,               // FieldValueTooLong
+  kDuplicate,             // FieldValueDuplicate
+  kTypeInvalid,           // FieldValueTypeInvalid
+  kUnknownField,          // FieldValueUnknown (strict field validation)
+  kFieldManagerConflict,  // FieldManagerConflict (server-side apply)
 };
 
 struct FieldError {

@@ -98,6 +98,22 @@ expect "patches applied" 0 "^true 50s$" -- k get task one -o jsonpath='{.spec.su
 expect "strategic merge patch is refused" 1 "not supported" -- k patch task one -p '{"spec":{"suspend":false}}'
 expect "invalid objects name the field" 1 'spec.timeout: must be greater than 0' -- bash -c "printf '%s\n' 'apiVersion: solti.io/v1' 'kind: Task' 'metadata: {name: bad}' 'spec: {timeout: 0s, subprocess: {command: /bin/true}}' | '$kubectl' apply -f -"
 
+# Server-side apply: create, no-op re-apply, conflict with another manager, takeover.
+task ssa "team: s" >"$tmp/ssa.yaml"
+expect "apply --server-side creates" 0 "task.solti.io/ssa serverside-applied" -- k apply --server-side -f "$tmp/ssa.yaml"
+rv1=$(k get task ssa -o jsonpath='{.metadata.resourceVersion}')
+expect "apply --server-side again" 0 "serverside-applied" -- k apply --server-side -f "$tmp/ssa.yaml"
+rv2=$(k get task ssa -o jsonpath='{.metadata.resourceVersion}')
+[ "$rv1" = "$rv2" ] && ok "identical server-side apply writes nothing" || fail "server-side re-apply wrote: $rv1 -> $rv2"
+task ssa "team: s" 30s >"$tmp/ssa2.yaml"
+expect "another manager gets a field conflict" 1 'conflict with "kubectl" using solti.io/v1: .spec.timeout' -- k apply --server-side --field-manager=gitops -f "$tmp/ssa2.yaml"
+expect "--force-conflicts takes the field over" 0 "serverside-applied" -- k apply --server-side --field-manager=gitops --force-conflicts -f "$tmp/ssa2.yaml"
+expect "the forced value is live" 0 "^30s$" -- k get task ssa -o jsonpath='{.spec.timeout}'
+task migrate "team: m" >"$tmp/migrate.yaml"
+k apply -f "$tmp/migrate.yaml" >/dev/null
+expect "a client-side applied object moves to server-side apply" 0 "serverside-applied" -- k apply --server-side -f "$tmp/migrate.yaml"
+expect "fields another writer changed conflict" 1 'conflict with "kubectl-patch"' -- k apply --server-side -f "$tmp/m/one.yaml"
+
 # Watch: ADDED, MODIFIED and DELETED events.
 timeout 8 "$kubectl" get tasks -w --output-watch-events >"$tmp/watch.out" 2>&1 &
 wpid=$!

@@ -510,6 +510,47 @@ TEST_F(ShortHistoryTest, BookmarksArriveWhenAllowed) {
   EXPECT_EQ(events[0]["object"]["metadata"]["resourceVersion"], rv(a.body));
 }
 
+TEST_F(ApiServerTest, ServerSideApplyCreatesUpdatesAndReportsConflicts) {
+  const std::string path = std::string(kTasks) + "/s";
+  const std::string yaml =
+      "apiVersion: solti.io/v1\nkind: Task\nmetadata:\n  name: s\nspec:\n  timeout: 10s\n"
+      "  subprocess:\n    command: /bin/true\n";
+  Reply created = call("PATCH", path + "?fieldManager=ci", yaml, "application/apply-patch+yaml");
+  ASSERT_EQ(created.status, 201) << created.text;
+  EXPECT_EQ(created.body["metadata"]["managedFields"][0]["manager"], "ci");
+  EXPECT_EQ(created.body["metadata"]["managedFields"][0]["operation"], "Apply");
+  Reply same = call("PATCH", path + "?fieldManager=ci", yaml, "application/apply-patch+yaml");
+  ASSERT_EQ(same.status, 200);
+  EXPECT_EQ(rv(same.body), rv(created.body));  // nothing changed, nothing written
+
+  std::string other = yaml;
+  other.replace(other.find("10s"), 3, "20s");
+  Reply conflict =
+      call("PATCH", path + "?fieldManager=gitops", other, "application/apply-patch+yaml");
+  ASSERT_EQ(conflict.status, 409);
+  EXPECT_EQ(conflict.body["reason"], "Conflict");
+  EXPECT_EQ(conflict.body["message"],
+            "Apply failed with 1 conflict: conflict with \"ci\" using solti.io/v1: .spec.timeout");
+  EXPECT_EQ(conflict.body["details"]["causes"][0]["reason"], "FieldManagerConflict");
+  Reply forced = call("PATCH", path + "?fieldManager=gitops&force=true", other,
+                      "application/apply-patch+yaml");
+  ASSERT_EQ(forced.status, 200);
+  EXPECT_EQ(forced.body["spec"]["timeout"], "20s");
+  EXPECT_EQ(forced.body["metadata"]["generation"], 2);
+
+  EXPECT_EQ(call("PATCH", path, yaml, "application/apply-patch+yaml").status,
+            400);  // no fieldManager
+  EXPECT_EQ(
+      call("PATCH", path + "?force=true", R"({"spec":{}})", "application/merge-patch+json").status,
+      400);
+  Reply dry = call("PATCH", std::string(kTasks) + "/d?fieldManager=ci&dryRun=All",
+                   "apiVersion: solti.io/v1\nkind: Task\nspec:\n  timeout: 1s\n  subprocess: "
+                   "{command: /bin/true}\n",
+                   "application/apply-patch+yaml");
+  EXPECT_EQ(dry.status, 201) << dry.text;
+  EXPECT_EQ(call("GET", std::string(kTasks) + "/d").status, 404);
+}
+
 TEST_F(ApiServerTest, DiscoveryAndOpenApi) {
   Reply version = call("GET", "/version");
   EXPECT_EQ(version.body["minor"], "32");
