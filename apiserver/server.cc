@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "apiserver/auth.h"
 #include "apiserver/discovery.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
@@ -255,13 +256,38 @@ class ApiServer::Impl {
   }
 
   Status start() {
+    if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+      auto tls = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
+                                                      options_.tls_key_file.c_str());
+      if (!tls->is_valid()) {
+        return Status(StatusCode::kInvalid, "cannot use the TLS certificate " +
+                                                options_.tls_cert_file + " and key " +
+                                                options_.tls_key_file);
+      }
+      server_ = std::move(tls);
+    } else {
+      server_ = std::make_unique<httplib::Server>();
+    }
+    if (!options_.token_auth_file.empty()) {
+      auto auth = TokenAuthenticator::load(options_.token_auth_file);
+      if (!auth.ok()) return auth.status();
+      authenticator_ = std::move(auth).value();
+    }
+    if (!options_.authorization_policy_file.empty()) {
+      if (!authenticator_) {
+        return Status(StatusCode::kInvalid, "an authorization policy needs --token-auth-file");
+      }
+      auto policy = PolicyAuthorizer::load(options_.authorization_policy_file);
+      if (!policy.ok()) return policy.status();
+      authorizer_ = std::move(policy).value();
+    }
     const size_t threads = options_.max_connections;
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_.set_payload_max_length(options_.max_body_bytes);
-    server_.set_keep_alive_max_count(1000);
-    server_.set_read_timeout(std::chrono::seconds(30));
-    server_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&,
-                                                                      Response& res) {
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_->set_payload_max_length(options_.max_body_bytes);
+    server_->set_keep_alive_max_count(1000);
+    server_->set_read_timeout(std::chrono::seconds(30));
+    server_->set_error_handler(httplib::Server::HandlerWithResponse([](const Request&,
+                                                                       Response& res) {
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       StatusCode code = res.status == 413   ? StatusCode::kRequestEntityTooLarge
                         : res.status == 404 ? StatusCode::kNotFound
@@ -274,7 +300,7 @@ class ApiServer::Impl {
       reply_error(res, Status(code, message));
       return httplib::Server::HandlerResponse::Handled;
     }));
-    server_.set_exception_handler([](const Request&, Response& res, std::exception_ptr error) {
+    server_->set_exception_handler([](const Request&, Response& res, std::exception_ptr error) {
       std::string what = "internal server error";
       try {
         if (error) std::rethrow_exception(error);
@@ -284,19 +310,30 @@ class ApiServer::Impl {
       }
       reply_error(res, Status(StatusCode::kInternal, what));
     });
+    // Every request but /version and the health probes needs a known token.
+    server_->set_pre_routing_handler([this](const Request& req, Response& res) {
+      static const std::set<std::string> kPublic = {"/version", "/healthz", "/livez", "/readyz"};
+      if (!authenticator_ || kPublic.count(req.path))
+        return httplib::Server::HandlerResponse::Unhandled;
+      if (!authenticator_->authenticate(req.get_header_value("Authorization"))) {
+        reply_error(res, Status(StatusCode::kUnauthorized, "Unauthorized"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     routes();
 
     if (options_.port == 0) {
-      port_ = server_.bind_to_any_port(options_.host);
+      port_ = server_->bind_to_any_port(options_.host);
       if (port_ < 0) return Status(StatusCode::kUnavailable, "cannot listen on " + options_.host);
     } else {
-      if (!server_.bind_to_port(options_.host, options_.port)) {
+      if (!server_->bind_to_port(options_.host, options_.port)) {
         return Status(StatusCode::kUnavailable,
                       "cannot listen on " + options_.host + ":" + std::to_string(options_.port));
       }
       port_ = options_.port;
     }
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
     ready_ = true;
     return Status::Ok();
   }
@@ -310,7 +347,7 @@ class ApiServer::Impl {
       stopping_ = true;
       for (auto* w : watches_) w->cancel();
     }
-    server_.stop();
+    server_->stop();
     if (thread_.joinable()) thread_.join();
   }
 
@@ -321,46 +358,47 @@ class ApiServer::Impl {
     auto json = [this](auto document) {
       return [document](const Request&, Response& res) { reply(res, 200, dump(document)); };
     };
-    server_.Get("/version", json(version_document(options_.version)));
+    server_->Get("/version", json(version_document(options_.version)));
     for (const char* path : {"/healthz", "/livez"}) {
-      server_.Get(path, [](const Request&, Response& res) { reply(res, 200, "ok", "text/plain"); });
+      server_->Get(path,
+                   [](const Request&, Response& res) { reply(res, 200, "ok", "text/plain"); });
     }
-    server_.Get("/readyz", [this](const Request&, Response& res) {
+    server_->Get("/readyz", [this](const Request&, Response& res) {
       if (ready_) {
         reply(res, 200, "ok", "text/plain");
       } else {
         reply_error(res, Status(StatusCode::kUnavailable, "not ready"));
       }
     });
-    server_.Get("/api", [](const Request&, Response& res) {
+    server_->Get("/api", [](const Request&, Response& res) {
       reply_error(
           res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
     });
-    server_.Get("/apis", [this](const Request& req, Response& res) {
+    server_->Get("/apis", [this](const Request& req, Response& res) {
       std::string version = aggregated_version(req);
       if (version.empty()) return reply(res, 200, dump(api_group_list(resources_)));
       reply(res, 200, dump(aggregated_discovery(resources_, version)),
             "application/json;g=apidiscovery.k8s.io;v=" + version + ";as=APIGroupDiscoveryList");
     });
-    server_.Get("/apis/solti.io", json(api_group(resources_)));
-    server_.Get("/apis/solti.io/v1", json(api_resource_list(resources_)));
-    server_.Get("/openapi/v3",
-                [this](const Request&, Response& res) { reply(res, 200, openapi_index_); });
-    server_.Get("/openapi/v3/apis/solti.io/v1",
-                [this](const Request&, Response& res) { reply(res, 200, openapi_group_); });
+    server_->Get("/apis/solti.io", json(api_group(resources_)));
+    server_->Get("/apis/solti.io/v1", json(api_resource_list(resources_)));
+    server_->Get("/openapi/v3",
+                 [this](const Request&, Response& res) { reply(res, 200, openapi_index_); });
+    server_->Get("/openapi/v3/apis/solti.io/v1",
+                 [this](const Request&, Response& res) { reply(res, 200, openapi_group_); });
     // An empty protobuf document: kubectl 1.27 needs /openapi/v2 to exist,
     // newer ones use v3 (KUBECTL-NOTES §2).
-    server_.Get("/openapi/v2", [](const Request&, Response& res) {
+    server_->Get("/openapi/v2", [](const Request&, Response& res) {
       reply(res, 200, "", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
     });
 
     const std::string group = R"(/apis/solti\.io/v1)";
     auto all_methods = [this](const std::string& pattern, auto handler) {
-      server_.Get(pattern, [=](const Request& q, Response& r) { handler("GET", q, r); });
-      server_.Post(pattern, [=](const Request& q, Response& r) { handler("POST", q, r); });
-      server_.Put(pattern, [=](const Request& q, Response& r) { handler("PUT", q, r); });
-      server_.Patch(pattern, [=](const Request& q, Response& r) { handler("PATCH", q, r); });
-      server_.Delete(pattern, [=](const Request& q, Response& r) { handler("DELETE", q, r); });
+      server_->Get(pattern, [=](const Request& q, Response& r) { handler("GET", q, r); });
+      server_->Post(pattern, [=](const Request& q, Response& r) { handler("POST", q, r); });
+      server_->Put(pattern, [=](const Request& q, Response& r) { handler("PUT", q, r); });
+      server_->Patch(pattern, [=](const Request& q, Response& r) { handler("PATCH", q, r); });
+      server_->Delete(pattern, [=](const Request& q, Response& r) { handler("DELETE", q, r); });
     };
     all_methods(group + "/([^/]+)",
                 [this](const std::string& method, const Request& req, Response& res) {
@@ -379,6 +417,18 @@ class ApiServer::Impl {
                   item(method, req, res, req.matches[1], req.matches[2], req.matches[3],
                        req.matches[4]);
                 });
+  }
+
+  // True when the policy lets the request's user do `verb`; otherwise
+  // replies 403 (authentication itself happened before routing).
+  bool authorized(const Request& req, Response& res, const std::string& verb,
+                  const ResourceInfo& info, const std::string& ns) {
+    if (!authorizer_) return true;
+    auto user = authenticator_->authenticate(req.get_header_value("Authorization"));
+    AccessRequest access{&*user, verb, info.plural, ns, ""};
+    if (authorizer_->allowed(access)) return true;
+    reply_error(res, Status(StatusCode::kForbidden, forbidden_message(access, info.group)), &info);
+    return false;
   }
 
   Registry* registry(const std::string& plural, Response& res) {
@@ -403,9 +453,13 @@ class ApiServer::Impl {
     Registry* reg = registry(plural, res);
     if (!reg) return;
     const ResourceInfo& info = reg->info();
+    auto watch = bool_param(req, "watch");
+    if (!watch.ok()) return reply_error(res, watch.status(), &info);
+    const std::string verb = method == "GET"    ? (*watch ? "watch" : "list")
+                             : method == "POST" ? "create"
+                                                : "deletecollection";
+    if (!authorized(req, res, verb, info, ns)) return;
     if (method == "GET") {
-      auto watch = bool_param(req, "watch");
-      if (!watch.ok()) return reply_error(res, watch.status(), &info);
       return *watch ? serve_watch(req, res, *reg, ns) : serve_list(req, res, *reg, ns);
     }
     if (ns.empty() || !info.user_writable) return method_not_allowed(res);
@@ -516,6 +570,11 @@ class ApiServer::Impl {
       return reply_error(
           res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
     }
+    const std::string verb = method == "GET"     ? "get"
+                             : method == "PUT"   ? "update"
+                             : method == "PATCH" ? "patch"
+                                                 : "delete";
+    if (!authorized(req, res, verb, info, ns)) return;
     if (method == "GET") {
       auto object = reg->get(ns, name);
       if (!object.ok()) return reply_error(res, object.status(), &info, name);
@@ -761,7 +820,9 @@ class ApiServer::Impl {
   std::string openapi_group_;
   std::string openapi_index_;
 
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
+  std::optional<TokenAuthenticator> authenticator_;
+  std::optional<PolicyAuthorizer> authorizer_;
   std::thread thread_;
   int port_ = -1;
   std::atomic<bool> ready_{false};

@@ -28,6 +28,13 @@ struct ServerOptions {
   std::chrono::seconds default_watch_timeout{std::chrono::minutes(30)};
   std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
   std::string version = "0.1.0";
+  // HTTPS when both are given.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Bearer tokens (Kubernetes static token CSV) and who may do what; off
+  // when empty. See apiserver/auth.h for the formats.
+  std::string token_auth_file;
+  std::string authorization_policy_file;
 };
 
 class ApiServer {

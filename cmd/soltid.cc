@@ -54,6 +54,14 @@ int main(int argc, char** argv) {
                  "Seconds between history compactions");
   app.add_option("--watch-bookmark-interval", bookmark_seconds,
                  "Seconds between BOOKMARK events on watches that allow them");
+  solti::api::ServerOptions server_options;
+  app.add_option("--tls-cert-file", server_options.tls_cert_file, "PEM certificate: serve HTTPS");
+  app.add_option("--tls-private-key-file", server_options.tls_key_file,
+                 "PEM private key of the certificate");
+  app.add_option("--token-auth-file", server_options.token_auth_file,
+                 "Static bearer tokens: CSV lines token,user,uid,\"group1,group2\"");
+  app.add_option("--authorization-policy-file", server_options.authorization_policy_file,
+                 "YAML rules: which users and groups may use which verbs in which namespaces");
   app.add_flag("--unsafe-no-fsync", unsafe_no_fsync,
                "Acknowledge writes before they reach the disk. For benchmarks only: a power loss "
                "can lose acknowledged writes");
@@ -64,7 +72,6 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
 
-  solti::api::ServerOptions server_options;
   if (!split_listen(listen, server_options.host, server_options.port)) {
     std::fprintf(stderr, "soltid: --listen must be HOST:PORT, got \"%s\"\n", listen.c_str());
     return 2;
@@ -99,7 +106,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "soltid: %s\n", s.to_string().c_str());
     return 1;
   }
-  std::printf("soltid ready on http://%s:%d (data dir %s, revision %llu)\n",
+  const bool tls = !server_options.tls_cert_file.empty();
+  std::printf("soltid ready on %s://%s:%d (data dir %s, revision %llu)\n", tls ? "https" : "http",
               server_options.host.c_str(), server.port(), data_dir.c_str(),
               static_cast<unsigned long long>((*store)->revision()));
   std::fflush(stdout);

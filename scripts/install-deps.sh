@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev librocksdb-dev libboost-dev
   libcpp-httplib-dev libssl-dev libcli11-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev openssl curl
   clang-format
 )
 

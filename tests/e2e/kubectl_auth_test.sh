@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# End-to-end: TLS, bearer tokens and the namespace policy, with the stock
+# kubectl using a CA bundle (kubectl sends tokens only over TLS).
+# Usage: kubectl_auth_test.sh SOLTID
+set -uo pipefail
+soltid=$1
+kubectl=${KUBECTL:-/usr/bin/kubectl}
+tmp=$(mktemp -d)
+export HOME=$tmp/home
+mkdir -p "$HOME"
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=solti-test" \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+cat >"$tmp/tokens.csv" <<'T'
+# token,user,uid,groups
+alice-token,alice,1001
+admin-token,root,0,"admins,ops"
+T
+cat >"$tmp/policy.yaml" <<'P'
+rules:
+  - users: [alice]
+    namespaces: [team-a]
+    verbs: ["*"]
+  - groups: [admins]
+    namespaces: ["*"]
+    verbs: ["*"]
+  - groups: [admins]
+    nonResourceURLs: [/metrics]
+P
+"$soltid" --data-dir "$tmp/data" --listen 127.0.0.1:0 --tls-cert-file "$tmp/cert.pem" \
+  --tls-private-key-file "$tmp/key.pem" --token-auth-file "$tmp/tokens.csv" \
+  --authorization-policy-file "$tmp/policy.yaml" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do grep -q "ready on" "$tmp/out" && break; sleep 0.05; done
+port=$(sed -n 's/.*ready on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/out")
+[ -n "$port" ] || { echo "soltid did not start over TLS"; cat "$tmp/err"; exit 1; }
+url=https://127.0.0.1:$port
+
+kubeconfig() {  # kubeconfig FILE TOKEN
+  cat >"$1" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: solti, cluster: {server: "$url", certificate-authority: "$tmp/cert.pem"}}]
+users: [{name: u, user: {token: "$2"}}]
+contexts: [{name: solti, context: {cluster: solti, user: u, namespace: team-a}}]
+current-context: solti
+KC
+}
+kubeconfig "$tmp/alice" alice-token
+kubeconfig "$tmp/admin" admin-token
+kubeconfig "$tmp/stranger" wrong-token
+
+failures=0
+expect() {  # expect NAME WANT_RC PATTERN -- CMD...
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$want" ]; then echo "FAIL $name: exit $rc, want $want: $out"; failures=$((failures + 1)); return; fi
+  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: no /$pattern/ in: $out"; failures=$((failures + 1)); return
+  fi
+  echo "ok   $name"
+}
+manifest='{"apiVersion":"solti.io/v1","kind":"Task","metadata":{"name":"t"},"spec":{"timeout":"5s","subprocess":{"command":"/bin/true"}}}'
+
+expect "alice applies in her namespace over TLS" 0 "task.solti.io/t created" -- \
+  bash -c "echo '$manifest' | KUBECONFIG=$tmp/alice '$kubectl' apply -f -"
+expect "alice lists her namespace" 0 "^t " -- env KUBECONFIG="$tmp/alice" "$kubectl" get tasks --no-headers
+expect "alice is forbidden in another namespace" 1 'cannot list resource "tasks" in API group "solti.io" in the namespace "team-b"' -- \
+  env KUBECONFIG="$tmp/alice" "$kubectl" get tasks -n team-b
+expect "alice cannot list across namespaces" 1 "at the cluster scope" -- env KUBECONFIG="$tmp/alice" "$kubectl" get tasks -A
+expect "alice cannot watch across namespaces" 1 "Forbidden|forbidden" -- \
+  env KUBECONFIG="$tmp/alice" timeout 10 "$kubectl" get tasks -A -w
+expect "alice cannot create elsewhere" 1 "Forbidden|forbidden" -- \
+  bash -c "echo '$manifest' | KUBECONFIG=$tmp/alice '$kubectl' apply -n team-b -f -"
+expect "the admin group lists everything" 0 "team-a +t " -- env KUBECONFIG="$tmp/admin" "$kubectl" get tasks -A --no-headers
+expect "a wrong token is Unauthorized" 1 "Unauthorized|must be logged in" -- env KUBECONFIG="$tmp/stranger" "$kubectl" get tasks
+expect "no token is 401" 0 "^401$" -- curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" "$url/apis/solti.io/v1/namespaces/team-a/tasks"
+expect "no token on watch is 401" 0 "^401$" -- curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" "$url/apis/solti.io/v1/namespaces/team-a/tasks?watch=true"
+expect "no token on discovery is 401" 0 "^401$" -- curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" "$url/apis"
+expect "readyz stays open for probes" 0 "^ok$" -- curl -s --cacert "$tmp/cert.pem" "$url/readyz"
+expect "plain HTTP is refused on the TLS port" 0 "^000$" -- bash -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/version; true"
+expect "an untrusted client sees a certificate error" 60 "" -- curl -s "$url/version"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
