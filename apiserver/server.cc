@@ -6,11 +6,13 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
 #include "apiserver/auth.h"
 #include "apiserver/discovery.h"
+#include "apiserver/metrics.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
 #include "model/names.h"
@@ -237,6 +239,40 @@ std::string content_hash(const std::string& text) {
   return buf;
 }
 
+// The verb and resource of a request, for metrics.
+std::pair<std::string, std::string> classify(const Request& req) {
+  static const std::regex kResourcePath(
+      R"(^/apis/solti\.io/v1/(?:namespaces/[^/]+/)?([^/]+)(/[^/]+)?(/[^/]+)?$)");
+  std::smatch m;
+  if (!std::regex_match(req.path, m, kResourcePath)) {
+    std::string method = req.method;
+    for (auto& c : method) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return {method, ""};
+  }
+  const bool item = m[2].matched;
+  std::string verb;
+  if (req.method == "GET") {
+    verb = item ? "get" : req.get_param_value("watch") == "true" ? "watch" : "list";
+  } else if (req.method == "POST") {
+    verb = "create";
+  } else if (req.method == "PUT") {
+    verb = "update";
+  } else if (req.method == "PATCH") {
+    verb = media_type(req.get_header_value("Content-Type")) == "application/apply-patch+yaml"
+               ? "apply"
+               : "patch";
+  } else if (req.method == "DELETE") {
+    verb = item ? "delete" : "deletecollection";
+  } else {
+    verb = req.method;
+  }
+  return {verb, m[1]};
+}
+
+// When the request on this thread started (cpp-httplib serves each request
+// on one thread from routing to logging).
+thread_local std::chrono::steady_clock::time_point request_start;
+
 }  // namespace
 
 // --- the server -------------------------------------------------------------------
@@ -313,6 +349,7 @@ class ApiServer::Impl {
     // Every request but /version and the health probes needs a known token.
     server_->set_pre_routing_handler([this](const Request& req, Response& res) {
       static const std::set<std::string> kPublic = {"/version", "/healthz", "/livez", "/readyz"};
+      request_start = std::chrono::steady_clock::now();
       if (!authenticator_ || kPublic.count(req.path))
         return httplib::Server::HandlerResponse::Unhandled;
       if (!authenticator_->authenticate(req.get_header_value("Authorization"))) {
@@ -320,6 +357,11 @@ class ApiServer::Impl {
         return httplib::Server::HandlerResponse::Handled;
       }
       return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_->set_logger([this](const Request& req, const Response& res) {
+      auto [verb, resource] = classify(req);
+      metrics_.observe_request(verb, resource, res.status,
+                               std::chrono::steady_clock::now() - request_start);
     });
     routes();
 
@@ -379,6 +421,16 @@ class ApiServer::Impl {
       if (version.empty()) return reply(res, 200, dump(api_group_list(resources_)));
       reply(res, 200, dump(aggregated_discovery(resources_, version)),
             "application/json;g=apidiscovery.k8s.io;v=" + version + ";as=APIGroupDiscoveryList");
+    });
+    server_->Get("/metrics", [this](const Request& req, Response& res) {
+      if (authorizer_) {
+        auto user = authenticator_->authenticate(req.get_header_value("Authorization"));
+        AccessRequest access{&*user, "get", "", "", "/metrics"};
+        if (!authorizer_->allowed(access)) {
+          return reply_error(res, Status(StatusCode::kForbidden, forbidden_message(access, "")));
+        }
+      }
+      reply(res, 200, metrics_.render(store_), "text/plain; version=0.0.4; charset=utf-8");
     });
     server_->Get("/apis/solti.io", json(api_group(resources_)));
     server_->Get("/apis/solti.io/v1", json(api_resource_list(resources_)));
@@ -804,11 +856,13 @@ class ApiServer::Impl {
     std::lock_guard lock(watches_mu_);
     if (stopping_) return false;
     watches_.insert(w);
+    metrics_.set_watchers(watches_.size());
     return true;
   }
   void unregister_watch(WatchStream* w) {
     std::lock_guard lock(watches_mu_);
     watches_.erase(w);
+    metrics_.set_watchers(watches_.size());
   }
 
   const ServerOptions options_;
@@ -820,6 +874,7 @@ class ApiServer::Impl {
   std::string openapi_group_;
   std::string openapi_index_;
 
+  Metrics metrics_;
   std::unique_ptr<httplib::Server> server_;
   std::optional<TokenAuthenticator> authenticator_;
   std::optional<PolicyAuthorizer> authorizer_;

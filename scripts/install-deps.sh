@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev librocksdb-dev libboost-dev
-  libcpp-httplib-dev libssl-dev libcli11-dev
+  libcpp-httplib-dev libssl-dev libcli11-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev openssl curl
   clang-format
 )

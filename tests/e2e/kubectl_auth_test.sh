@@ -81,6 +81,8 @@ expect "a wrong token is Unauthorized" 1 "Unauthorized|must be logged in" -- env
 expect "no token is 401" 0 "^401$" -- curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" "$url/apis/solti.io/v1/namespaces/team-a/tasks"
 expect "no token on watch is 401" 0 "^401$" -- curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" "$url/apis/solti.io/v1/namespaces/team-a/tasks?watch=true"
 expect "no token on discovery is 401" 0 "^401$" -- curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" "$url/apis"
+expect "metrics need a policy grant" 0 "^403$" -- curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" -H "Authorization: Bearer alice-token" "$url/metrics"
+expect "the admins group may read metrics" 0 "solti_store_revision" -- curl -s --cacert "$tmp/cert.pem" -H "Authorization: Bearer admin-token" "$url/metrics"
 expect "readyz stays open for probes" 0 "^ok$" -- curl -s --cacert "$tmp/cert.pem" "$url/readyz"
 expect "plain HTTP is refused on the TLS port" 0 "^000$" -- bash -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/version; true"
 expect "an untrusted client sees a certificate error" 60 "" -- curl -s "$url/version"

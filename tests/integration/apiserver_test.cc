@@ -1,6 +1,7 @@
 // HTTP-level tests against a real soltid on 127.0.0.1 with a temp data dir.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 
 #include "tests/integration/soltid_process.h"
@@ -549,6 +550,41 @@ TEST_F(ApiServerTest, ServerSideApplyCreatesUpdatesAndReportsConflicts) {
                    "application/apply-patch+yaml");
   EXPECT_EQ(dry.status, 201) << dry.text;
   EXPECT_EQ(call("GET", std::string(kTasks) + "/d").status, 404);
+}
+
+TEST_F(ApiServerTest, MetricsCountRequestsWatchersAndTheStore) {
+  Reply created = create(task("m"));
+  ASSERT_EQ(call("GET", std::string(kTasks) + "/nope").status, 404);
+  std::atomic<bool> watching{false};
+  std::thread watcher([&] {
+    watch("resourceVersion=" + rv(created.body) + "&timeoutSeconds=3",
+          [&](const std::vector<Json>&) {
+            watching = true;
+            return false;
+          });
+  });
+  std::string text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = call("GET", "/metrics").text;
+    if (text.find("solti_apiserver_watchers 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  watcher.join();
+  EXPECT_NE(
+      text.find(R"(solti_apiserver_requests_total{code="201",resource="tasks",verb="create"} 1)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(R"(solti_apiserver_requests_total{code="404",resource="tasks",verb="get"} 1)"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(solti_apiserver_request_duration_seconds_count{resource="tasks",verb="create"} 1)"),
+      std::string::npos);
+  EXPECT_NE(text.find("solti_apiserver_watchers 1"), std::string::npos);
+  EXPECT_NE(text.find("solti_store_revision " + rv(created.body)), std::string::npos);
+  EXPECT_NE(text.find("solti_store_writes_total 1"), std::string::npos);
 }
 
 TEST_F(ApiServerTest, DiscoveryAndOpenApi) {
