@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apiserver/crd.h"
+#include "apiserver/resources.h"
 #include "apiserver/server.h"
+#include "model/yaml.h"
 #include "store/store.h"
 
 namespace {
@@ -39,6 +42,7 @@ int main(int argc, char** argv) {
   std::string data_dir = "./solti-data";
   std::string listen = "127.0.0.1:6443";
   bool unsafe_no_fsync = false;
+  bool print_crd = false;
   size_t max_connections = 2048;
   app.add_option("--data-dir", data_dir, "Where the store keeps its data");
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0: any free port)");
@@ -65,6 +69,8 @@ int main(int argc, char** argv) {
   app.add_flag("--unsafe-no-fsync", unsafe_no_fsync,
                "Acknowledge writes before they reach the disk. For benchmarks only: a power loss "
                "can lose acknowledged writes");
+  app.add_flag("--print-crd", print_crd,
+               "Print the Task CustomResourceDefinition (for a real Kubernetes cluster) and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -72,6 +78,13 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
 
+  if (print_crd) {
+    std::fputs(
+        solti::to_yaml(solti::api::custom_resource_definition(*solti::api::make_task_strategy()))
+            .c_str(),
+        stdout);
+    return 0;
+  }
   if (!split_listen(listen, server_options.host, server_options.port)) {
     std::fprintf(stderr, "soltid: --listen must be HOST:PORT, got \"%s\"\n", listen.c_str());
     return 2;
