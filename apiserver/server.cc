@@ -1,6 +1,7 @@
 #include "apiserver/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <map>
@@ -25,6 +26,7 @@ using httplib::Request;
 using httplib::Response;
 
 constexpr size_t kMaxPageSize = 1000;
+constexpr int kListenBacklog = 4096;
 constexpr std::string_view kJson = "application/json";
 
 // --- responses ----------------------------------------------------------------
@@ -317,6 +319,14 @@ class ApiServer::Impl {
       if (!policy.ok()) return policy.status();
       authorizer_ = std::move(policy).value();
     }
+    // cpp-httplib listens with a backlog of 5, so a burst of connects (a
+    // thousand watchers starting at once) overflows the accept queue and
+    // the kernel drops SYNs, which clients retry only after 1, 3, 7, 15 s.
+    // Capture the listening socket and raise its backlog after bind.
+    server_->set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_socket_ = sock;
+    });
     const size_t threads = options_.max_connections;
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_->set_payload_max_length(options_.max_body_bytes);
@@ -375,6 +385,7 @@ class ApiServer::Impl {
       }
       port_ = options_.port;
     }
+    if (listen_socket_ >= 0) ::listen(listen_socket_, kListenBacklog);
     thread_ = std::thread([this] { server_->listen_after_bind(); });
     ready_ = true;
     return Status::Ok();
@@ -876,6 +887,7 @@ class ApiServer::Impl {
 
   Metrics metrics_;
   std::unique_ptr<httplib::Server> server_;
+  socket_t listen_socket_ = -1;
   std::optional<TokenAuthenticator> authenticator_;
   std::optional<PolicyAuthorizer> authorizer_;
   std::thread thread_;

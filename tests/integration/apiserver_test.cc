@@ -587,6 +587,30 @@ TEST_F(ApiServerTest, MetricsCountRequestsWatchersAndTheStore) {
   EXPECT_NE(text.find("solti_store_writes_total 1"), std::string::npos);
 }
 
+TEST_F(ApiServerTest, HundredsOfWatchesOpenAtOnceAndAllSeeTheEvent) {
+  constexpr int kWatchers = 200;  // far beyond cpp-httplib's default listen backlog of 5
+  Reply before = create(task("seed"));
+  std::atomic<int> delivered{0};
+  std::vector<std::thread> watchers;
+  for (int i = 0; i < kWatchers; ++i) {
+    watchers.emplace_back([&] {
+      auto events = watch("resourceVersion=" + rv(before.body) + "&timeoutSeconds=20",
+                          [](const std::vector<Json>& e) { return !e.empty(); });
+      if (events.size() == 1 && events[0]["object"]["metadata"]["name"] == "late") ++delivered;
+    });
+  }
+  const std::string open = "solti_apiserver_watchers " + std::to_string(kWatchers);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline &&
+         call("GET", "/metrics").text.find(open) == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now(), deadline) << "not every watch opened within 10 s";
+  ASSERT_EQ(create(task("late")).status, 201);
+  for (auto& w : watchers) w.join();
+  EXPECT_EQ(delivered.load(), kWatchers);
+}
+
 TEST_F(ApiServerTest, DiscoveryAndOpenApi) {
   Reply version = call("GET", "/version");
   EXPECT_EQ(version.body["minor"], "32");
