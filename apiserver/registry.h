@@ -121,12 +121,10 @@ class Registry {
   Result<size_t> remove_collection(const std::string& ns, const ListQuery& query, bool dry_run);
   Result<std::unique_ptr<WatchStream>> watch(const std::string& ns, const WatchQuery& query);
 
-  // Writes from inside soltid (the reconciler): no user-facing restrictions.
-  store::Store& store() { return store_; }
+ private:
   std::string key(const std::string& ns, const std::string& name) const;
   std::string prefix(const std::string& ns) const;
 
- private:
   // A plain write makes its manager own what it changed; an apply has
   // already set managedFields itself.
   enum class Ownership { kRecordUpdate, kAlreadyApplied };

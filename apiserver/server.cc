@@ -323,8 +323,12 @@ class ApiServer::Impl {
     // thousand watchers starting at once) overflows the accept queue and
     // the kernel drops SYNs, which clients retry only after 1, 3, 7, 15 s.
     // Capture the listening socket and raise its backlog after bind.
+    // Not cpp-httplib's default options: they set SO_REUSEPORT, which lets a
+    // second soltid bind the same port and silently share its connections.
+    // SO_REUSEADDR alone still allows a quick restart past TIME_WAIT.
     server_->set_socket_options([this](socket_t sock) {
-      httplib::default_socket_options(sock);
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
       listen_socket_ = sock;
     });
     const size_t threads = options_.max_connections;
@@ -400,7 +404,7 @@ class ApiServer::Impl {
       stopping_ = true;
       for (auto* w : watches_) w->cancel();
     }
-    server_->stop();
+    if (server_) server_->stop();  // null when start() never ran or failed
     if (thread_.joinable()) thread_.join();
   }
 

@@ -611,6 +611,20 @@ TEST_F(ApiServerTest, HundredsOfWatchesOpenAtOnceAndAllSeeTheEvent) {
   EXPECT_EQ(delivered.load(), kWatchers);
 }
 
+TEST_F(ApiServerTest, ASecondSoltidOnTheSamePortOrDataDirFailsCleanly) {
+  SoltidProcess other;
+  const std::string port_taken = std::string(SOLTI_SOLTID) + " --data-dir " + other.data_dir() +
+                                 " --listen 127.0.0.1:" + std::to_string(soltid_.port()) +
+                                 " 2>/dev/null";
+  int rc = std::system(port_taken.c_str());
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << rc;
+  const std::string dir_taken = std::string(SOLTI_SOLTID) + " --data-dir " + soltid_.data_dir() +
+                                " --listen 127.0.0.1:0 2>/dev/null";
+  rc = std::system(dir_taken.c_str());
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << rc;
+  EXPECT_EQ(call("GET", "/readyz").text, "ok");  // the first one is unharmed
+}
+
 TEST_F(ApiServerTest, DiscoveryAndOpenApi) {
   Reply version = call("GET", "/version");
   EXPECT_EQ(version.body["minor"], "32");
