@@ -1,0 +1,116 @@
+#include "reconciler/informer.h"
+
+namespace solti::reconciler {
+namespace {
+
+class RegistryListWatch final : public ListWatch {
+ public:
+  explicit RegistryListWatch(api::Registry& registry) : registry_(registry) {}
+  Result<api::ListPage> list() override { return registry_.list("", api::ListQuery{}); }
+  Result<std::unique_ptr<api::WatchStream>> watch(const std::string& resource_version) override {
+    api::WatchQuery query;
+    query.resource_version = resource_version;
+    return registry_.watch("", query);
+  }
+
+ private:
+  api::Registry& registry_;
+};
+
+Json parse(const std::string& text) { return Json::parse(text, nullptr, false); }
+
+}  // namespace
+
+std::unique_ptr<ListWatch> registry_list_watch(api::Registry& registry) {
+  return std::make_unique<RegistryListWatch>(registry);
+}
+
+Informer::Informer(ListWatch& source, Handler on_change)
+    : source_(source), on_change_(std::move(on_change)) {}
+
+std::string Informer::key_of(const Json& object) {
+  const Json& meta = object.value("metadata", Json::object());
+  return meta.value("namespace", "") + "/" + meta.value("name", "");
+}
+
+Status Informer::relist() {
+  auto page = source_.list();
+  if (!page.ok()) return page.status();
+  std::map<std::string, Json> fresh;
+  for (const auto& item : page->items) {
+    Json object = parse(*item);
+    fresh.emplace(key_of(object), std::move(object));
+  }
+  std::vector<std::string> changed;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, object] : fresh) {
+      auto old = cache_.find(key);
+      if (old == cache_.end() || old->second != object) changed.push_back(key);
+    }
+    for (const auto& [key, object] : cache_) {
+      if (!fresh.count(key)) changed.push_back(key);  // deleted while we were not watching
+    }
+    cache_ = std::move(fresh);
+    resource_version_ = page->resource_version;
+    synced_ = true;
+  }
+  for (const auto& key : changed) on_change_(key);
+  auto stream = source_.watch(page->resource_version);
+  if (!stream.ok()) return stream.status();
+  stream_ = std::move(stream).value();
+  return Status::Ok();
+}
+
+Status Informer::pump(std::chrono::steady_clock::time_point deadline) {
+  if (!stream_) {
+    if (Status s = relist(); !s.ok()) return s;
+  }
+  auto events = stream_->next(deadline);
+  if (!events.ok()) {
+    stream_.reset();
+    if (events.status().code() == StatusCode::kExpired) return relist();
+    return events.status();
+  }
+  for (const auto& event : *events) {
+    Json object = parse(*event.object);
+    const std::string key = key_of(object);
+    {
+      std::lock_guard lock(mu_);
+      if (event.type == "DELETED") {
+        cache_.erase(key);
+      } else {
+        cache_[key] = object;
+      }
+      resource_version_ = object["metadata"].value("resourceVersion", resource_version_);
+    }
+    on_change_(key);
+  }
+  return Status::Ok();
+}
+
+std::optional<Json> Informer::get(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> Informer::keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key, object] : cache_) out.push_back(key);
+  return out;
+}
+
+bool Informer::synced() const {
+  std::lock_guard lock(mu_);
+  return synced_;
+}
+
+std::string Informer::resource_version() const {
+  std::lock_guard lock(mu_);
+  return resource_version_;
+}
+
+}  // namespace solti::reconciler
