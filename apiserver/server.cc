@@ -16,6 +16,7 @@
 #include "apiserver/metrics.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
+#include "model/json_codec.h"
 #include "model/names.h"
 #include "model/yaml.h"
 
@@ -117,6 +118,10 @@ Result<BodyKind> body_kind(const Request& req, bool patch) {
 Result<Json> parse_body(const Request& req, bool yaml) {
   if (req.body.empty()) return bad_request("the request body is empty");
   if (!yaml) {
+    if (json_nesting_exceeds(req.body)) {
+      return bad_request("the JSON body is nested deeper than " +
+                         std::to_string(kMaxDocumentDepth) + " levels");
+    }
     try {
       return Json::parse(req.body);
     } catch (const Json::parse_error& e) {

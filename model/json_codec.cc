@@ -127,6 +127,31 @@ void JsonDecoder::read(const Json& j, const FieldPath& path,
   }
 }
 
+bool json_nesting_exceeds(std::string_view text, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 Json JsonEncoder::write(const std::map<std::string, std::string>& v) const {
   Json out = Json::object();
   for (const auto& [key, value] : v) out[key] = value;

@@ -179,6 +179,15 @@ class JsonEncoder {
   static bool omitted(const Json& j);
 };
 
+// The deepest nesting a request document may have. Solti's objects are about
+// ten levels deep; much deeper documents are attacks: copying such a DOM
+// recurses once per level and can exhaust the stack.
+inline constexpr size_t kMaxDocumentDepth = 100;
+
+// True when the JSON text nests objects and arrays deeper than `max_depth`
+// (a linear scan that skips strings; the text need not be valid JSON).
+bool json_nesting_exceeds(std::string_view text, size_t max_depth = kMaxDocumentDepth);
+
 // Convenience wrappers.
 template <class T>
 T decode_json(const Json& j, DecodeReport& report, const FieldPath& root = FieldPath()) {

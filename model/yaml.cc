@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "model/json_codec.h"
+
 namespace solti {
 namespace {
 
@@ -108,6 +110,10 @@ class Converter {
 
   Json convert(const YAML::Node& node, std::vector<std::string>& path) {
     if (nodes_left_ == 0) throw_limit(node);
+    if (path.size() > kMaxDocumentDepth) {
+      throw YamlError{position(node.Mark()),
+                      "nested deeper than " + std::to_string(kMaxDocumentDepth) + " levels"};
+    }
     --nodes_left_;
     switch (node.Type()) {
       case YAML::NodeType::Undefined:

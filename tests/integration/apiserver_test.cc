@@ -224,6 +224,26 @@ TEST_F(ApiServerTest, WrongMediaTypesAre415) {
             std::string::npos);
 }
 
+TEST_F(ApiServerTest, DeeplyNestedBodiesAre400AndTheServerStaysUp) {
+  std::string objects;
+  for (int i = 0; i < 200000; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(200000, '}');
+  Reply deep_object = call("POST", kTasks, objects);
+  EXPECT_EQ(deep_object.status, 400);
+  EXPECT_NE(deep_object.body["message"].get<std::string>().find("nested deeper than 100 levels"),
+            std::string::npos);
+  EXPECT_EQ(call("POST", kTasks, std::string(1000000, '[') + std::string(1000000, ']')).status,
+            400);
+  EXPECT_EQ(
+      call("POST", kTasks, std::string(100000, '[') + std::string(100000, ']'), "application/yaml")
+          .status,
+      400);
+  EXPECT_EQ(
+      call("PATCH", std::string(kTasks) + "/x", objects, "application/merge-patch+json").status,
+      400);
+  EXPECT_EQ(create(task("still-up")).status, 201);
+}
+
 TEST_F(ApiServerTest, YamlBodiesAreAccepted) {
   Reply r =
       call("POST", kTasks,

@@ -203,6 +203,15 @@ spec:
   EXPECT_EQ(m.task.spec.subprocess->args, (std::vector<std::string>{"--flag", "true", "123"}));
 }
 
+TEST(CodecTest, DetectsDocumentsNestedTooDeeply) {
+  EXPECT_FALSE(json_nesting_exceeds(R"({"a":[{"b":[1,2]}]})", 4));
+  EXPECT_TRUE(json_nesting_exceeds(R"({"a":[{"b":[1,2]}]})", 3));
+  EXPECT_FALSE(
+      json_nesting_exceeds(R"({"s":"[[[[[[\"{{{{"})", 1));  // brackets inside strings do not count
+  EXPECT_TRUE(json_nesting_exceeds(std::string(200000, '[')));
+  EXPECT_FALSE(json_nesting_exceeds(std::string(100, '[') + std::string(100, ']')));
+}
+
 TEST(DefaultsTest, EffectiveValuesOfAnEmptySpec) {
   Task t;
   t.metadata.name = "nightly";

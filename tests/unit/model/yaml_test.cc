@@ -95,6 +95,16 @@ TEST(YamlTest, RefusesAliasBombsButAllowsModestAliases) {
   EXPECT_EQ(j["use"]["x"], 1);
 }
 
+TEST(YamlTest, RefusesDocumentsNestedTooDeeply) {
+  std::string deep;
+  for (int i = 0; i < 150; ++i) deep += std::string(size_t(i) * 2, ' ') + "k:\n";
+  EXPECT_NE(error_of(deep).find("nested deeper than 100 levels"), std::string::npos);
+  EXPECT_NE(
+      error_of(std::string(150, '[') + std::string(150, ']')).find("nested deeper than 100 levels"),
+      std::string::npos);
+  EXPECT_TRUE(parse_yaml(std::string(50, '[') + std::string(50, ']')).ok());
+}
+
 TEST(YamlTest, RecordsWhereEveryFieldIsWritten) {
   auto docs =
       parse_yaml("a:\n  b:\n    - name: x\n      value: y\n  labels:\n    example.com/k: v\n");
