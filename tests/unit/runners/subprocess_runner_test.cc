@@ -82,13 +82,21 @@ class SubprocessRunnerTest : public ::testing::Test {
   }
 
   // Running: present and not a zombie (an orphan killed by SIGKILL stays a
-  // zombie until init reaps it).
+  // zombie until init reaps it). A killed process closes its files (which
+  // ends the attempt's log) just before it turns into a zombie, so this
+  // waits, boundedly, for that last step.
   static bool alive(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text;
-    if (!std::getline(stat, text)) return false;
-    size_t close = text.rfind(')');
-    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (true) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string text;
+      if (!std::getline(stat, text)) return false;
+      size_t close = text.rfind(')');
+      if (close == std::string::npos || close + 2 >= text.size() || text[close + 2] == 'Z')
+        return false;
+      if (std::chrono::steady_clock::now() >= deadline) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
 
   asio::io_context loop_;
