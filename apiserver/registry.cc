@@ -156,9 +156,21 @@ bool Registry::matches(const Json& object, const Selector& labels,
     if (!labels.matches(object_labels)) return false;
   }
   if (!fields.empty()) {
-    return fields.matches([&](std::string_view f) { return strategy_.field_value(object, f); });
+    return fields.matches([&](std::string_view f) { return field_value(object, f); });
   }
   return true;
+}
+
+std::vector<std::string_view> Registry::selectable_fields() const {
+  std::vector<std::string_view> fields = {"metadata.name", "metadata.namespace"};
+  for (auto f : strategy_.selectable_fields()) fields.push_back(f);
+  return fields;
+}
+
+std::string Registry::field_value(const Json& object, std::string_view field) const {
+  if (field == "metadata.name") return string_at(object, "metadata", "name");
+  if (field == "metadata.namespace") return string_at(object, "metadata", "namespace");
+  return strategy_.field_value(object, field);
 }
 
 Result<Json> Registry::get(const std::string& ns, const std::string& name) {

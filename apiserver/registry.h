@@ -98,6 +98,10 @@ class Registry {
   Registry(store::Store& store, const Strategy& strategy, Clock& clock);
 
   const Strategy& strategy() const { return strategy_; }
+  // Fields a fieldSelector may name: metadata.name, metadata.namespace and
+  // the strategy's own.
+  std::vector<std::string_view> selectable_fields() const;
+  std::string field_value(const Json& object, std::string_view field) const;
   const ResourceInfo& info() const { return strategy_.info(); }
 
   Result<Json> get(const std::string& ns, const std::string& name);

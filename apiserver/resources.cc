@@ -83,13 +83,11 @@ class TaskStrategy final : public Strategy {
   }
 
   std::vector<std::string_view> selectable_fields() const override {
-    return {"metadata.name", "metadata.namespace", "spec.slot", "status.phase"};
+    return {"spec.slot", "status.phase"};
   }
 
   std::string field_value(const Json& object, std::string_view field) const override {
     const Task task = decode<Task>(object);
-    if (field == "metadata.name") return task.metadata.name;
-    if (field == "metadata.namespace") return task.metadata.namespace_;
     if (field == "spec.slot") return effective_slot(task);
     if (field == "status.phase") return phase_name(task.status.phase);
     return "";
@@ -163,13 +161,11 @@ class TaskRunStrategy final : public Strategy {
   }
 
   std::vector<std::string_view> selectable_fields() const override {
-    return {"metadata.name", "metadata.namespace", "spec.taskName", "status.phase"};
+    return {"spec.taskName", "status.phase"};
   }
 
   std::string field_value(const Json& object, std::string_view field) const override {
     const TaskRun run = decode<TaskRun>(object);
-    if (field == "metadata.name") return run.metadata.name;
-    if (field == "metadata.namespace") return run.metadata.namespace_;
     if (field == "spec.taskName") return run.spec.task_name;
     if (field == "status.phase") return phase_name(run.status.phase);
     return "";

@@ -186,7 +186,7 @@ Result<WriteOptions> write_options(const Request& req) {
   return options;
 }
 
-Result<ListQuery> list_query(const Request& req, const Strategy& strategy) {
+Result<ListQuery> list_query(const Request& req, const Registry& registry) {
   ListQuery query;
   if (req.has_param("labelSelector")) {
     auto labels = Selector::parse(req.get_param_value("labelSelector"));
@@ -196,7 +196,7 @@ Result<ListQuery> list_query(const Request& req, const Strategy& strategy) {
   if (req.has_param("fieldSelector")) {
     auto fields = FieldSelector::parse(req.get_param_value("fieldSelector"));
     if (!fields.ok()) return fields.status();
-    if (Status s = fields->check_fields(strategy.selectable_fields()); !s.ok()) return s;
+    if (Status s = fields->check_fields(registry.selectable_fields()); !s.ok()) return s;
     query.fields = std::move(fields).value();
   }
   auto limit = int_param(req, "limit");
@@ -542,7 +542,7 @@ class ApiServer::Impl {
 
   void serve_list(const Request& req, Response& res, Registry& reg, const std::string& ns) {
     const ResourceInfo& info = reg.info();
-    auto query = list_query(req, reg.strategy());
+    auto query = list_query(req, reg);
     if (!query.ok()) return reply_error(res, query.status(), &info);
     auto page = reg.list(ns, *query);
     if (!page.ok()) return reply_error(res, page.status(), &info);
@@ -612,7 +612,7 @@ class ApiServer::Impl {
   void serve_delete_collection(const Request& req, Response& res, Registry& reg,
                                const std::string& ns) {
     const ResourceInfo& info = reg.info();
-    auto query = list_query(req, reg.strategy());
+    auto query = list_query(req, reg);
     if (!query.ok()) return reply_error(res, query.status(), &info);
     auto options = write_options(req);
     if (!options.ok()) return reply_error(res, options.status(), &info);
@@ -752,7 +752,7 @@ class ApiServer::Impl {
 
   void serve_watch(const Request& req, Response& res, Registry& reg, const std::string& ns) {
     const ResourceInfo& info = reg.info();
-    auto query = list_query(req, reg.strategy());
+    auto query = list_query(req, reg);
     if (!query.ok()) return reply_error(res, query.status(), &info);
     auto bookmarks = bool_param(req, "allowWatchBookmarks");
     auto initial = bool_param(req, "sendInitialEvents");

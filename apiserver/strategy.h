@@ -62,7 +62,8 @@ class Strategy {
   // A write to /status: everything but status kept from `old`.
   virtual void prepare_for_status_update(Json& object, const Json& old) const = 0;
 
-  // Field selector support.
+  // Field selector support for the resource's own fields (the registry
+  // adds metadata.name and metadata.namespace for every resource).
   virtual std::vector<std::string_view> selectable_fields() const = 0;
   virtual std::string field_value(const Json& object, std::string_view field) const = 0;
 
