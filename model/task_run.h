@@ -65,7 +65,21 @@ SOLTI_FIELDS(TaskRun) {
   v("status", s.status, "Outcome of the attempt.");
 }
 
-// "<task>-<generation>-<attempt>".
+// "<task>-<generation>-<attempt>". A task name too long to fit is cut and
+// followed by a hash of the whole name, so the result is always a valid
+// DNS-1123 subdomain (<= 253) and distinct tasks keep distinct names.
 std::string task_run_name(std::string_view task_name, int64_t generation, int64_t attempt);
+
+// The value of the solti.io/task label for a task: the name itself when it
+// is a valid label value (<= 63), otherwise a cut name and a hash.
+std::string task_label_value(std::string_view task_name);
+
+// Where the log of one attempt lives, relative to the logs directory:
+// "<namespace>/<task>/<generation>-<attempt>.log". Shared by the writer
+// (the reconciler) and the reader (the API's log subresource).
+std::string attempt_log_path(std::string_view ns, std::string_view task_name, int64_t generation,
+                             int64_t attempt);
+// The directory holding every attempt log of a task.
+std::string task_log_dir(std::string_view ns, std::string_view task_name);
 
 }  // namespace solti

@@ -2,6 +2,7 @@
 
 #include "model/json_codec.h"
 #include "model/manifest.h"
+#include "model/names.h"
 #include "model/task.h"
 #include "model/task_run.h"
 
@@ -159,6 +160,23 @@ TEST(CodecTest, TaskRunRoundTrips) {
   EXPECT_EQ(run.status.exit_code, 0);
   EXPECT_EQ(encode_json(run), original);
   EXPECT_EQ(task_run_name("t", 1, 2), "t-1-2");
+}
+
+TEST(CodecTest, LongTaskNamesGiveValidBoundedRunNamesAndLabels) {
+  const std::string long_a = std::string(240, 'a') + ".b-" + std::string(10, 'c');
+  const std::string long_b = std::string(240, 'a') + ".b-" + std::string(10, 'd');
+  const std::string run_a = task_run_name(long_a, 12, 345);
+  EXPECT_LE(run_a.size(), 253u);
+  EXPECT_TRUE(run_a.ends_with("-12-345"));
+  EXPECT_NE(run_a, task_run_name(long_b, 12, 345));
+  EXPECT_TRUE(check_dns1123_subdomain(run_a).empty()) << run_a;
+
+  const std::string label = task_label_value(long_a);
+  EXPECT_LE(label.size(), 63u);
+  EXPECT_TRUE(check_label_value(label).empty()) << label;
+  EXPECT_NE(label, task_label_value(long_b));
+  EXPECT_EQ(task_label_value("short-name"), "short-name");
+  EXPECT_EQ(attempt_log_path("ns", "t", 2, 3), "ns/t/2-3.log");
 }
 
 TEST(CodecTest, YamlManifestToJsonAndBackIsIdentity) {

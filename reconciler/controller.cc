@@ -1,0 +1,593 @@
+#include "reconciler/controller.h"
+
+#include <boost/asio/post.hpp>
+#include <cstdio>
+#include <tuple>
+
+#include "model/json_codec.h"
+#include "model/task_run.h"
+#include "reconciler/lifecycle.h"
+
+namespace solti::reconciler {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+template <class T>
+T decode(const Json& object) {
+  DecodeReport ignored;  // objects from the registry were validated on the way in
+  return decode_json<T>(object, ignored);
+}
+
+std::pair<std::string, std::string> split_key(const std::string& key) {
+  const size_t slash = key.find('/');
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+bool has_finalizer(const Task& task) {
+  const auto& f = task.metadata.finalizers;
+  return std::find(f.begin(), f.end(), kRunnerFinalizer) != f.end();
+}
+
+// Cancel reason of attempts stopped with soltid: nothing is recorded, so
+// the next start finds them Running and applies AgentRestarted.
+constexpr std::string_view kShutdown = "Shutdown";
+
+std::string attempt_id(const std::string& key, int64_t generation, int64_t attempt) {
+  return key + "@" + std::to_string(generation) + "#" + std::to_string(attempt);
+}
+
+}  // namespace
+
+struct Controller::ActiveAttempt {
+  std::string id;  // key@generation#attempt
+  std::string uid;
+  std::string slot;
+  int64_t generation = 0;
+  int64_t attempt = 0;
+  std::string runner;
+  Timestamp started;
+  milliseconds grace{0};  // the attempt's terminationGracePeriod
+  std::shared_ptr<runners::Attempt> handle;
+  std::string cancel_reason;  // empty until canceled
+  std::optional<runners::AttemptResult> result;
+};
+
+struct Controller::Slot {
+  std::string owner;  // key of the Task whose attempt runs in the slot
+  std::string next;   // a Replace newcomer waiting for the owner to go
+  std::set<std::pair<Timestamp, std::string>> queue;  // Queue waiters, FIFO by creation
+
+  bool empty() const { return owner.empty() && next.empty() && queue.empty(); }
+};
+
+Controller::Controller(api::Registry& tasks, api::Registry& task_runs, Clock& clock,
+                       asio::io_context& loop, runners::Router& router, RandomSource& random,
+                       ControllerOptions options)
+    : tasks_(tasks),
+      task_runs_(task_runs),
+      clock_(clock),
+      loop_(loop),
+      router_(router),
+      random_(random),
+      options_(std::move(options)),
+      queue_(clock),
+      list_watch_(registry_list_watch(tasks)),
+      informer_(*list_watch_, [this](const std::string& key) { on_event(key); }),
+      timer_(loop) {}
+
+Controller::~Controller() {
+  stopping_ = true;
+  if (informer_thread_.joinable()) informer_thread_.join();
+}
+
+void Controller::start() {
+  informer_thread_ = std::thread([this] {
+    while (!stopping_) {
+      Status s = informer_.pump(std::chrono::steady_clock::now() + milliseconds(200));
+      if (!s.ok() && !stopping_) {
+        std::fprintf(stderr, "soltid: task informer: %s\n", s.to_string().c_str());
+        std::this_thread::sleep_for(milliseconds(500));
+      }
+    }
+  });
+}
+
+void Controller::stop(milliseconds limit) {
+  stopping_ = true;
+  if (informer_thread_.joinable()) informer_thread_.join();
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  asio::post(loop_, [this] {
+    timer_.cancel();
+    for (auto& [key, active] : active_) cancel(*active, kShutdown);
+  });
+  while (running_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(20));
+}
+
+Status Controller::pump_events(std::chrono::steady_clock::time_point deadline) {
+  return informer_.pump(deadline);
+}
+
+void Controller::on_event(const std::string& key) {
+  queue_.add(key);
+  asio::post(loop_, [this] { run_ready(); });
+}
+
+void Controller::run_ready() {
+  if (stopping_) return;
+  while (auto key = queue_.take()) {
+    auto requeue = reconcile(*key);
+    if (!requeue.ok()) {
+      // Conflicts are routine (someone wrote in between): look again soon.
+      if (requeue.status().code() != StatusCode::kConflict) {
+        std::fprintf(stderr, "soltid: reconcile %s: %s\n", key->c_str(),
+                     requeue.status().to_string().c_str());
+      }
+      queue_.add_rate_limited(*key);
+    } else {
+      queue_.forget(*key);
+      if (*requeue) queue_.add_after(*key, **requeue);
+    }
+    queue_.done(*key);
+  }
+  arm_timer();
+}
+
+void Controller::arm_timer() {
+  auto deadline = queue_.next_deadline();
+  if (!deadline) return;
+  const auto wait = *deadline - clock_.steady_now();
+  timer_.expires_after(std::max(wait, decltype(wait)::zero()));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) run_ready();
+  });
+}
+
+// --- reconcile ---------------------------------------------------------------
+
+Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
+  const auto [ns, name] = split_key(key);
+  auto got = tasks_.get(ns, name);
+  auto active_it = active_.find(key);
+  ActiveAttempt* active = active_it == active_.end() ? nullptr : active_it->second.get();
+  if (!got.ok()) {
+    if (got.status().code() != StatusCode::kNotFound) return got.status();
+    // Gone without our finalizer (it was removed by hand): stop what runs.
+    leave_slots(key);
+    if (active && !active->result) {
+      cancel(*active, reason::kDeleted);
+      return Requeue{};
+    }
+    if (active) forget_attempt(key);
+    std::error_code ignored;
+    std::filesystem::remove_all(options_.logs_dir / task_log_dir(ns, name), ignored);
+    if (Status s = delete_task_runs(ns, std::string(kTaskLabel) + "=" + task_label_value(name));
+        !s.ok())
+      return s;
+    return Requeue{};
+  }
+  Json object = std::move(got).value();
+  Task task = decode<Task>(object);
+  if (active && active->uid != task.metadata.uid) {
+    // The attempt belongs to an earlier Task of the same name.
+    if (!active->result) {
+      cancel(*active, reason::kDeleted);
+      return Requeue{};
+    }
+    forget_attempt(key);
+    active = nullptr;
+  }
+  if (active && active->result) {
+    if (Status s = record_outcome(*active, object, task); !s.ok()) return s;
+    forget_attempt(key);
+    active = nullptr;
+  }
+  if (task.metadata.deletion_timestamp) return finalize(key, object, task);
+  if (active) {
+    if (effective_suspend(task.spec)) {
+      cancel(*active, reason::kSuspended);
+    } else if (active->generation != task.metadata.generation) {
+      cancel(*active, reason::kSpecChanged);
+    }
+    return Requeue{};
+  }
+  return reconcile_live(key, std::move(object), std::move(task));
+}
+
+Result<Controller::Requeue> Controller::reconcile_live(const std::string& key, Json object,
+                                                       Task task) {
+  if (!has_finalizer(task)) {
+    // Held for the Task's whole life, so that a delete always passes here
+    // to stop the attempt and remove its TaskRuns and logs.
+    Json desired = object;
+    desired["metadata"]["finalizers"].push_back(kRunnerFinalizer);
+    if (Status s = write_task(object, task, std::move(desired), api::Subresource::kMain); !s.ok())
+      return s;
+  }
+
+  const Timestamp now = clock_.now();
+  const int64_t generation = task.metadata.generation;
+  if (task.status.observed_generation != generation) {
+    std::vector<Condition> previous = std::move(task.status.conditions);
+    task.status = fresh_status(generation);
+    task.status.conditions = std::move(previous);
+  } else if (task.status.phase == TaskPhase::kRunning) {
+    // Running in the store but not here: soltid stopped during the attempt.
+    runners::AttemptResult lost;
+    lost.outcome = runners::Outcome::kFailed;
+    lost.reason = std::string(reason::kAgentRestarted);
+    lost.message =
+        "soltid restarted while attempt " + std::to_string(task.status.attempt) + " was running";
+    TaskRunStatus run;
+    run.phase = TaskPhase::kFailed;
+    run.start_time = task.status.start_time;
+    run.completion_time = now;
+    run.reason = lost.reason;
+    run.message = lost.message;
+    run.runner = task.status.runner;
+    if (Status s = put_task_run(task, generation, task.status.attempt, std::move(run)); !s.ok())
+      return s;
+    task.status = status_after_attempt(task, lost, "", now, random_);
+  }
+
+  if (effective_suspend(task.spec)) {
+    leave_slots(key);
+    if (task.status.phase != TaskPhase::kCanceled || task.status.reason != reason::kSuspended) {
+      task.status =
+          status_without_attempt(task, TaskPhase::kCanceled, reason::kSuspended,
+                                 "suspended: no attempt runs while spec.suspend is true", now);
+    }
+    if (Status s = write_status(object, task); !s.ok()) return s;
+    return Requeue{};
+  }
+  if (is_terminal(task.status)) {
+    leave_slots(key);
+    if (Status s = write_status(object, task); !s.ok()) return s;
+    return Requeue{};
+  }
+  if (task.status.next_attempt_time && *task.status.next_attempt_time > now) {
+    if (Status s = write_status(object, task); !s.ok()) return s;
+    return Requeue{*task.status.next_attempt_time - now};
+  }
+  runners::Runner* runner = router_.route(task.spec);
+  if (!runner) {
+    leave_slots(key);
+    task.status =
+        status_without_attempt(task, TaskPhase::kPending, reason::kNoRunner,
+                               "no runner supports kind " + std::string(task_kind_name(task.spec)) +
+                                   " and matches spec.runnerSelector",
+                               now, true);
+    if (Status s = write_status(object, task); !s.ok()) return s;
+    return Requeue{};
+  }
+  return admit_and_start(key, object, task, *runner);
+}
+
+Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, Json& object,
+                                                        Task& task, runners::Runner& runner) {
+  const Timestamp now = clock_.now();
+  const std::string slot_name = effective_slot(task);
+  const std::string sk = slot_key(task);
+  leave_slots(key, sk);
+  Slot& slot = slots_[sk];
+  const auto settle = [&](TaskPhase phase, std::string_view why,
+                          const std::string& message) -> Result<Requeue> {
+    if (phase != TaskPhase::kPending) leave_slots(key);
+    if (task.status.phase != phase || task.status.reason != why) {
+      task.status = status_without_attempt(task, phase, why, message, now);
+    }
+    if (Status s = write_status(object, task); !s.ok()) return s;
+    return Requeue{};
+  };
+
+  if (displaced_.erase(key)) {
+    return settle(TaskPhase::kCanceled, reason::kSupersededByReplace,
+                  "a later Replace in slot " + slot_name + " took this Task's turn");
+  }
+  const bool owned_by_other = !slot.owner.empty() && slot.owner != key;
+  const bool reserved_for_me = slot.next == key;
+  const bool reserved_for_other = !slot.next.empty() && !reserved_for_me;
+  const bool queued_ahead = !slot.queue.empty() && slot.queue.begin()->second != key;
+  if (!owned_by_other && (reserved_for_me || (!reserved_for_other && !queued_ahead))) {
+    if (reserved_for_me) slot.next.clear();
+    leave_slots(key);
+    slots_[sk].owner = key;
+    if (Status s = start_attempt(key, object, task, runner); !s.ok()) {
+      release_slot(sk, key);
+      return s;
+    }
+    return Requeue{};
+  }
+
+  const std::string holder = owned_by_other       ? slot.owner
+                             : !slot.next.empty() ? slot.next
+                                                  : slot.queue.begin()->second;
+  switch (effective_admission(task.spec)) {
+    case AdmissionPolicy::kDropIfRunning:
+      return settle(TaskPhase::kCanceled, reason::kSlotBusy,
+                    "slot " + slot_name + " is busy with task " + split_key(holder).second);
+    case AdmissionPolicy::kQueue: {
+      const auto entry = std::make_pair(task.metadata.creation_timestamp.value_or(now), key);
+      if (!slot.queue.count(entry)) {
+        if (slot.queue.size() >= kMaxSlotQueueDepth) {
+          return settle(TaskPhase::kFailed, reason::kQueueFull,
+                        "the queue of slot " + slot_name + " is full (" +
+                            std::to_string(kMaxSlotQueueDepth) + " Tasks wait already)");
+        }
+        slot.queue.insert(entry);
+      }
+      return settle(TaskPhase::kPending, reason::kQueued,
+                    "waiting in the queue of slot " + slot_name);
+    }
+    case AdmissionPolicy::kReplace: {
+      if (reserved_for_other) {
+        displaced_.insert(slot.next);
+        queue_.add(slot.next);
+      }
+      slot.next = key;
+      if (owned_by_other) {
+        auto it = active_.find(slot.owner);
+        if (it != active_.end()) cancel(*it->second, reason::kSupersededByReplace);
+      }
+      return settle(TaskPhase::kPending, reason::kWaitingForSlot,
+                    "replacing task " + split_key(holder).second + " in slot " + slot_name);
+    }
+  }
+  return Requeue{};
+}
+
+Status Controller::start_attempt(const std::string& key, Json& object, Task& task,
+                                 runners::Runner& runner) {
+  const Timestamp now = clock_.now();
+  const int64_t generation = task.metadata.generation;
+  const int64_t attempt = task.status.attempt + 1;
+  const std::string runner_name(runner.name());
+  task.status = status_for_start(task, attempt, runner_name, now);
+  // Running is on record before the process exists, so that a crash in
+  // between is found and recorded (AgentRestarted) at the next start.
+  if (Status s = write_status(object, task); !s.ok()) return s;
+  TaskRunStatus run;
+  run.phase = TaskPhase::kRunning;
+  run.start_time = now;
+  run.runner = runner_name;
+  if (Status s = put_task_run(task, generation, attempt, std::move(run)); !s.ok()) return s;
+  if (Status s = trim_run_history(task); !s.ok()) return s;
+
+  const std::filesystem::path log =
+      options_.logs_dir /
+      attempt_log_path(task.metadata.namespace_, task.metadata.name, generation, attempt);
+  std::error_code ec;
+  std::filesystem::create_directories(log.parent_path(), ec);
+
+  auto active = std::make_unique<ActiveAttempt>();
+  active->id = attempt_id(key, generation, attempt);
+  active->uid = task.metadata.uid;
+  active->slot = slot_key(task);
+  active->generation = generation;
+  active->attempt = attempt;
+  active->runner = runner_name;
+  active->started = now;
+  active->grace = effective_termination_grace(task.spec);
+  runners::AttemptRequest request;
+  request.id = active->id;
+  request.spec = task.spec;
+  request.log_path = log.string();
+  request.log_limit_bytes = options_.log_limit_bytes;
+  const std::string id = active->id;
+  ActiveAttempt& slot_in_map = *(active_[key] = std::move(active));
+  ++running_;
+  slot_in_map.handle =
+      runner.start(std::move(request), [this, key, id](runners::AttemptResult result) {
+        on_attempt_done(key, id, std::move(result));
+      });
+  return Status::Ok();
+}
+
+void Controller::on_attempt_done(const std::string& key, const std::string& id,
+                                 runners::AttemptResult result) {
+  auto it = active_.find(key);
+  if (it == active_.end() || it->second->id != id) return;
+  it->second->result = std::move(result);
+  --running_;
+  queue_.add(key);
+  run_ready();
+}
+
+void Controller::cancel(ActiveAttempt& active, std::string_view why) {
+  if (!active.cancel_reason.empty() || active.result) return;
+  active.cancel_reason = std::string(why);
+  active.handle->cancel(active.grace);
+}
+
+Status Controller::record_outcome(ActiveAttempt& active, Json& object, Task& task) {
+  const runners::AttemptResult& result = *active.result;
+  if (active.cancel_reason == kShutdown) return Status::Ok();
+  const Timestamp now = clock_.now();
+  TaskRunStatus run;
+  run.phase = run_phase(result);
+  run.start_time = active.started;
+  run.completion_time = now;
+  if (result.exit_code) run.exit_code = *result.exit_code;
+  run.reason = active.cancel_reason.empty() ? result.reason : active.cancel_reason;
+  run.message = bounded_message(result.message);
+  run.runner = active.runner;
+  if (Status s = put_task_run(task, active.generation, active.attempt, std::move(run)); !s.ok())
+    return s;
+  // An attempt of an older generation, or of a Task being deleted, leaves
+  // the status to the reconcile that follows.
+  if (task.metadata.deletion_timestamp || active.generation != task.metadata.generation ||
+      task.status.observed_generation != active.generation ||
+      task.status.attempt != active.attempt) {
+    return Status::Ok();
+  }
+  task.status = status_after_attempt(task, result, active.cancel_reason, now, random_);
+  return write_status(object, task);
+}
+
+Result<Controller::Requeue> Controller::finalize(const std::string& key, Json& object,
+                                                 const Task& task) {
+  leave_slots(key);
+  auto it = active_.find(key);
+  if (it != active_.end()) {
+    cancel(*it->second, reason::kDeleted);
+    return Requeue{};
+  }
+  if (!has_finalizer(task)) return Requeue{};
+  if (Status s = delete_task_runs(task.metadata.namespace_,
+                                  std::string(kTaskUidLabel) + "=" + task.metadata.uid);
+      !s.ok())
+    return s;
+  std::error_code ignored;
+  std::filesystem::remove_all(
+      options_.logs_dir / task_log_dir(task.metadata.namespace_, task.metadata.name), ignored);
+  Json desired = object;
+  Json finalizers = Json::array();
+  for (const auto& f : task.metadata.finalizers)
+    if (f != kRunnerFinalizer) finalizers.push_back(f);
+  desired["metadata"]["finalizers"] = std::move(finalizers);
+  Task written = task;
+  if (Status s = write_task(object, written, std::move(desired), api::Subresource::kMain);
+      !s.ok() && s.code() != StatusCode::kNotFound)
+    return s;
+  return Requeue{};
+}
+
+void Controller::forget_attempt(const std::string& key) {
+  auto it = active_.find(key);
+  if (it == active_.end()) return;
+  const std::string slot = it->second->slot;
+  if (!it->second->result) --running_;
+  active_.erase(it);
+  release_slot(slot, key);
+}
+
+// --- writes --------------------------------------------------------------------
+
+Status Controller::write_status(Json& object, Task& task) {
+  Json status = encode_json(task.status);
+  if (object.contains("status") && api::same_json(object["status"], status)) return Status::Ok();
+  Json desired = object;
+  desired["status"] = std::move(status);
+  return write_task(object, task, std::move(desired), api::Subresource::kStatus);
+}
+
+Status Controller::write_task(Json& object, Task& task, Json desired,
+                              api::Subresource subresource) {
+  api::WriteOptions options;
+  options.field_manager = options_.field_manager;
+  auto written = tasks_.update(task.metadata.namespace_, task.metadata.name, std::move(desired),
+                               subresource, options);
+  if (!written.ok()) return written.status();
+  object = std::move(written->object);
+  task = decode<Task>(object);
+  return Status::Ok();
+}
+
+Status Controller::put_task_run(const Task& task, int64_t generation, int64_t attempt,
+                                TaskRunStatus status) {
+  TaskRun run;
+  run.metadata.name = task_run_name(task.metadata.name, generation, attempt);
+  run.metadata.namespace_ = task.metadata.namespace_;
+  run.metadata.labels[std::string(kTaskLabel)] = task_label_value(task.metadata.name);
+  run.metadata.labels[std::string(kTaskUidLabel)] = task.metadata.uid;
+  OwnerReference owner;
+  owner.api_version = std::string(kApiVersion);
+  owner.kind = std::string(kTaskKind);
+  owner.name = task.metadata.name;
+  owner.uid = task.metadata.uid;
+  owner.controller = true;
+  owner.block_owner_deletion = true;
+  run.metadata.owner_references.push_back(std::move(owner));
+  run.spec.task_name = task.metadata.name;
+  run.spec.generation = generation;
+  run.spec.attempt = attempt;
+  run.status = std::move(status);
+  api::WriteOptions options;
+  options.field_manager = options_.field_manager;
+  auto existing = task_runs_.get(run.metadata.namespace_, run.metadata.name);
+  if (!existing.ok()) {
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+    auto created = task_runs_.create(run.metadata.namespace_, encode_json(run), options);
+    return created.ok() ? Status::Ok() : created.status();
+  }
+  run.metadata.resource_version = (*existing)["metadata"].value("resourceVersion", "");
+  auto updated = task_runs_.update(run.metadata.namespace_, run.metadata.name, encode_json(run),
+                                   api::Subresource::kMain, options);
+  return updated.ok() ? Status::Ok() : updated.status();
+}
+
+Status Controller::trim_run_history(const Task& task) {
+  api::ListQuery query;
+  auto selector = Selector::parse(std::string(kTaskUidLabel) + "=" + task.metadata.uid);
+  if (!selector.ok()) return selector.status();
+  query.labels = std::move(selector).value();
+  auto page = task_runs_.list(task.metadata.namespace_, query);
+  if (!page.ok()) return page.status();
+  if (page->items.size() <= options_.run_history_limit) return Status::Ok();
+  std::vector<TaskRun> finished;
+  for (const auto& item : page->items) {
+    TaskRun run = decode<TaskRun>(Json::parse(*item));
+    if (run.status.phase != TaskPhase::kRunning) finished.push_back(std::move(run));
+  }
+  std::sort(finished.begin(), finished.end(), [](const TaskRun& a, const TaskRun& b) {
+    return std::tie(a.spec.generation, a.spec.attempt) <
+           std::tie(b.spec.generation, b.spec.attempt);
+  });
+  size_t excess = page->items.size() - options_.run_history_limit;
+  for (size_t i = 0; i < finished.size() && i < excess; ++i) {
+    auto removed =
+        task_runs_.remove(finished[i].metadata.namespace_, finished[i].metadata.name, {});
+    if (!removed.ok() && removed.status().code() != StatusCode::kNotFound) return removed.status();
+  }
+  return Status::Ok();
+}
+
+Status Controller::delete_task_runs(const std::string& ns, const std::string& label_selector) {
+  api::ListQuery query;
+  auto selector = Selector::parse(label_selector);
+  if (!selector.ok()) return selector.status();
+  query.labels = std::move(selector).value();
+  auto removed = task_runs_.remove_collection(ns, query, false);
+  return removed.ok() ? Status::Ok() : removed.status();
+}
+
+// --- slots -----------------------------------------------------------------------
+
+std::string Controller::slot_key(const Task& task) const {
+  return task.metadata.namespace_ + "/" + effective_slot(task);
+}
+
+void Controller::leave_slots(const std::string& key, const std::string& except) {
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    Slot& slot = it->second;
+    if (it->first != except) {
+      bool was_head = !slot.queue.empty() && slot.queue.begin()->second == key;
+      std::erase_if(slot.queue, [&](const auto& entry) { return entry.second == key; });
+      if (slot.next == key) {
+        slot.next.clear();
+        was_head = true;
+      }
+      // Whoever waits next may go now.
+      if (was_head && slot.owner.empty() && !slot.queue.empty())
+        queue_.add(slot.queue.begin()->second);
+    }
+    it = slot.empty() ? slots_.erase(it) : std::next(it);
+  }
+}
+
+void Controller::release_slot(const std::string& sk, const std::string& key) {
+  auto it = slots_.find(sk);
+  if (it == slots_.end() || it->second.owner != key) return;
+  Slot& slot = it->second;
+  slot.owner.clear();
+  if (!slot.next.empty()) {
+    queue_.add(slot.next);
+  } else if (!slot.queue.empty()) {
+    queue_.add(slot.queue.begin()->second);
+  }
+  if (slot.empty()) slots_.erase(it);
+}
+
+}  // namespace solti::reconciler

@@ -1,0 +1,133 @@
+// The Task controller (controller-runtime's shape): an informer on Tasks
+// feeds a de-duplicating, rate-limited work queue; reconcile(namespace/name)
+// reads the Task as it is now, compares spec and status, starts or cancels
+// attempts on the runners and writes the observed state back through the
+// registry's /status path with a resourceVersion precondition. It decides
+// from the current object, never from the event that woke it, so missed or
+// repeated events change nothing.
+//
+// Lifecycle (DESIGN §5): attempts per generation, restart policies, retries
+// with backoff in status.nextAttemptTime, admission per slot (DropIfRunning,
+// Queue, Replace), suspend, spec changes, the solti.io/runner finalizer on
+// delete, TaskRuns per attempt with bounded history, and recovery of
+// attempts a previous soltid left Running (AgentRestarted).
+//
+// Threading: every decision and every runner callback runs on one event
+// loop (`loop`); the informer pumps on its own thread after start(). The
+// caller runs the loop. Time comes from `clock`, so tests drive backoff and
+// periodic runs with a FakeClock and run_ready() instead of sleeping.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "apiserver/registry.h"
+#include "model/backoff.h"
+#include "model/clock.h"
+#include "model/task_run.h"
+#include "reconciler/informer.h"
+#include "reconciler/runners/router.h"
+#include "reconciler/work_queue.h"
+
+namespace solti::reconciler {
+
+inline constexpr std::string_view kRunnerFinalizer = "solti.io/runner";
+// Label with the owning Task's uid on every TaskRun.
+inline constexpr std::string_view kTaskUidLabel = "solti.io/task-uid";
+
+struct ControllerOptions {
+  std::filesystem::path logs_dir;  // attempt logs: <logs_dir>/<ns>/<task>/<gen>-<attempt>.log
+  size_t log_limit_bytes = 10 * 1024 * 1024;
+  size_t run_history_limit = 50;  // TaskRuns kept per Task
+  std::string field_manager = "solti-reconciler";
+};
+
+class Controller {
+ public:
+  Controller(api::Registry& tasks, api::Registry& task_runs, Clock& clock,
+             boost::asio::io_context& loop, runners::Router& router, RandomSource& random,
+             ControllerOptions options);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Starts the informer thread; reconciles then run on the loop.
+  void start();
+  // Cancels every running attempt (SIGTERM, then SIGKILL after the Task's
+  // grace period) and waits until their processes are gone, at most
+  // `limit`. Their Tasks stay Running in the store, so that the next start
+  // records AgentRestarted and applies the restart policy. Not on the loop.
+  void stop(std::chrono::milliseconds limit);
+
+  // --- for tests that drive the controller by hand (loop thread) ---
+  // Applies the informer's pending events, waiting until `deadline`.
+  Status pump_events(std::chrono::steady_clock::time_point deadline);
+  // Reconciles every key that is ready now.
+  void run_ready();
+  size_t running_attempts() const { return running_.load(); }
+
+ private:
+  struct ActiveAttempt;
+  struct Slot;
+  // How long until the key wants another look (nothing: until an event).
+  using Requeue = std::optional<std::chrono::milliseconds>;
+
+  void on_event(const std::string& key);
+  void arm_timer();
+  Result<Requeue> reconcile(const std::string& key);
+  Result<Requeue> reconcile_live(const std::string& key, Json object, Task task);
+  Status record_outcome(ActiveAttempt& active, Json& object, Task& task);
+  Result<Requeue> finalize(const std::string& key, Json& object, const Task& task);
+  Result<Requeue> admit_and_start(const std::string& key, Json& object, Task& task,
+                                  runners::Runner& runner);
+  Status start_attempt(const std::string& key, Json& object, Task& task, runners::Runner& runner);
+  // SIGTERM now, SIGKILL after the attempt's grace period; once per attempt.
+  void cancel(ActiveAttempt& active, std::string_view why);
+  void on_attempt_done(const std::string& key, const std::string& attempt_id,
+                       runners::AttemptResult result);
+  void forget_attempt(const std::string& key);
+
+  // Writes task.status when it differs from what `object` holds.
+  Status write_status(Json& object, Task& task);
+  // Updates the Task (resourceVersion precondition from `desired`) and
+  // refreshes `object` and `task` from what was stored.
+  Status write_task(Json& object, Task& task, Json desired, api::Subresource subresource);
+  Status put_task_run(const Task& task, int64_t generation, int64_t attempt, TaskRunStatus status);
+  Status trim_run_history(const Task& task);
+  Status delete_task_runs(const std::string& ns, const std::string& label_selector);
+
+  std::string slot_key(const Task& task) const;
+  void leave_slots(const std::string& key, const std::string& except = "");
+  void release_slot(const std::string& slot_key, const std::string& key);
+
+  api::Registry& tasks_;
+  api::Registry& task_runs_;
+  Clock& clock_;
+  boost::asio::io_context& loop_;
+  runners::Router& router_;
+  RandomSource& random_;
+  const ControllerOptions options_;
+
+  WorkQueue queue_;
+  std::unique_ptr<ListWatch> list_watch_;
+  Informer informer_;
+  std::thread informer_thread_;
+  std::atomic<bool> stopping_{false};
+  boost::asio::steady_timer timer_;
+
+  // Loop-thread state.
+  std::map<std::string, std::unique_ptr<ActiveAttempt>> active_;
+  std::map<std::string, Slot> slots_;
+  std::set<std::string> displaced_;  // queued Replace newcomers a later Replace displaced
+  std::atomic<size_t> running_{0};
+};
+
+}  // namespace solti::reconciler

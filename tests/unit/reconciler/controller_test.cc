@@ -1,0 +1,492 @@
+// The controller's lifecycle against a real registry and store, with a
+// fake runner whose attempts end when the test says and a FakeClock that
+// moves only when the test says: every decision of DESIGN §5 is checked
+// without sleeping.
+#include "reconciler/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/post.hpp>
+
+#include "apiserver/resources.h"
+#include "model/json_codec.h"
+#include "reconciler/lifecycle.h"
+#include "tests/unit/store/store_fixture.h"
+
+namespace solti::reconciler {
+namespace {
+
+using namespace std::chrono_literals;
+using runners::AttemptResult;
+using runners::Outcome;
+
+class FakeRunner final : public runners::Runner {
+ public:
+  struct Started {
+    runners::AttemptRequest request;
+    std::function<void(AttemptResult)> done;
+    std::optional<std::chrono::milliseconds> canceled_with_grace;
+    bool finished = false;
+  };
+
+  explicit FakeRunner(boost::asio::io_context& loop) : loop_(loop) {}
+  std::string_view name() const override { return "fake"; }
+  bool supports(const TaskSpec& spec) const override { return spec.subprocess.has_value(); }
+
+  std::shared_ptr<runners::Attempt> start(runners::AttemptRequest request,
+                                          std::function<void(AttemptResult)> done) override {
+    auto s = std::make_shared<Started>();
+    s->request = std::move(request);
+    s->done = std::move(done);
+    started.push_back(s);
+    return std::make_shared<Handle>(started.back());
+  }
+
+  // Ends attempt `i` (0-based, in start order) the way a process would.
+  void finish(size_t i, Outcome outcome, std::optional<int> exit_code = std::nullopt) {
+    ASSERT_LT(i, started.size());
+    auto s = started[i];
+    ASSERT_FALSE(s->finished);
+    s->finished = true;
+    AttemptResult r;
+    r.outcome = outcome;
+    r.exit_code = exit_code;
+    r.reason = outcome == Outcome::kTimedOut ? "Timeout" : "ProcessExited";
+    r.message = exit_code ? "process exited with code " + std::to_string(*exit_code) : "ended";
+    boost::asio::post(loop_, [s, r] { s->done(r); });
+  }
+
+  std::vector<std::shared_ptr<Started>> started;
+
+ private:
+  struct Handle final : runners::Attempt {
+    explicit Handle(std::shared_ptr<Started> s) : s(std::move(s)) {}
+    void cancel(std::chrono::milliseconds grace) override { s->canceled_with_grace = grace; }
+    std::shared_ptr<Started> s;
+  };
+  boost::asio::io_context& loop_;
+};
+
+// Pins every random draw to the top of its range.
+class MaxRandom final : public RandomSource {
+ public:
+  uint64_t uniform(uint64_t, uint64_t hi) override { return hi; }
+};
+
+class ControllerTest : public store::testing::StoreFixture {
+ protected:
+  void SetUp() override {
+    options_.sync_writes = false;
+    open();
+    task_strategy_ = api::make_task_strategy();
+    run_strategy_ = api::make_task_run_strategy();
+    tasks_ = std::make_unique<api::Registry>(*store_, *task_strategy_, clock_);
+    runs_ = std::make_unique<api::Registry>(*store_, *run_strategy_, clock_);
+    auto runner = std::make_unique<FakeRunner>(loop_);
+    runner_ = runner.get();
+    router_.add(std::move(runner));
+    start_controller();
+  }
+
+  void TearDown() override { controller_.reset(); }
+
+  void start_controller() {
+    controller_.reset();
+    ControllerOptions options;
+    options.logs_dir = std::filesystem::path(dir_) / "logs";
+    options.run_history_limit = 5;
+    controller_ =
+        std::make_unique<Controller>(*tasks_, *runs_, clock_, loop_, router_, random_, options);
+  }
+
+  // Lets the controller see every write so far and act on it, until three
+  // rounds in a row change nothing. (Its timer handlers do not count: the
+  // timer is armed in real time for FakeClock deadlines that only advance()
+  // reaches.)
+  void settle() {
+    for (int quiet = 0, round = 0; quiet < 3 && round < 200; ++round) {
+      const auto revision = store_->revision();
+      const size_t started = runner_->started.size();
+      ASSERT_TRUE(controller_->pump_events(std::chrono::steady_clock::now() + 2ms).ok());
+      loop_.restart();  // a poll that ran out of work leaves the loop stopped
+      loop_.poll();
+      controller_->run_ready();
+      const bool changed = store_->revision() != revision || runner_->started.size() != started;
+      quiet = changed ? 0 : quiet + 1;
+    }
+  }
+
+  void advance(std::chrono::milliseconds by) {
+    clock_.advance(by);
+    controller_->run_ready();
+    settle();
+  }
+
+  void create(const std::string& name, Json spec) {
+    if (!spec.contains("timeout")) spec["timeout"] = "1m";
+    if (!spec.contains("subprocess")) spec["subprocess"] = {{"command", "/bin/true"}};
+    Json task = {{"apiVersion", "solti.io/v1"},
+                 {"kind", "Task"},
+                 {"metadata", {{"name", name}}},
+                 {"spec", spec}};
+    auto created = tasks_->create("default", task, {});
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+  }
+
+  void patch_spec(const std::string& name, Json spec_patch) {
+    auto patched = tasks_->patch("default", name, api::PatchType::kMerge, {{"spec", spec_patch}},
+                                 api::Subresource::kMain, {});
+    ASSERT_TRUE(patched.ok()) << patched.status().to_string();
+  }
+
+  Task task(const std::string& name) {
+    auto got = tasks_->get("default", name);
+    EXPECT_TRUE(got.ok()) << got.status().to_string();
+    DecodeReport report;
+    return got.ok() ? decode_json<Task>(*got, report) : Task{};
+  }
+
+  std::optional<TaskRun> run(const std::string& name) {
+    auto got = runs_->get("default", name);
+    if (!got.ok()) return std::nullopt;
+    DecodeReport report;
+    return decode_json<TaskRun>(*got, report);
+  }
+
+  size_t run_count(const std::string& task_name) {
+    api::ListQuery q;
+    q.labels = Selector::parse("solti.io/task=" + task_name).value();
+    return runs_->list("default", q)->items.size();
+  }
+
+  static std::string condition(const Task& t, const std::string& type) {
+    for (const auto& c : t.status.conditions)
+      if (c.type == type) return std::string(enum_name(*c.status)) + "/" + c.reason;
+    return "";
+  }
+
+  std::chrono::milliseconds until_next_attempt(const Task& t) {
+    EXPECT_TRUE(t.status.next_attempt_time.has_value());
+    return t.status.next_attempt_time ? *t.status.next_attempt_time - clock_.now() : 0ms;
+  }
+
+  boost::asio::io_context loop_;
+  std::unique_ptr<api::Strategy> task_strategy_, run_strategy_;
+  std::unique_ptr<api::Registry> tasks_, runs_;
+  runners::Router router_;
+  FakeRunner* runner_ = nullptr;
+  MaxRandom random_;
+  std::unique_ptr<Controller> controller_;
+};
+
+TEST_F(ControllerTest, SuccessfulAttemptEndsSucceededWithItsTaskRun) {
+  create("hello", {});
+  settle();
+  ASSERT_EQ(runner_->started.size(), 1u);
+  Task t = task("hello");
+  EXPECT_EQ(t.status.phase, TaskPhase::kRunning);
+  EXPECT_EQ(t.status.attempt, 1);
+  EXPECT_EQ(t.status.observed_generation, 1);
+  EXPECT_EQ(t.metadata.finalizers, std::vector<std::string>{"solti.io/runner"});
+  EXPECT_EQ(condition(t, "Reconciling"), "True/AttemptStarted");
+  EXPECT_EQ(run("hello-1-1")->status.phase, TaskPhase::kRunning);
+  EXPECT_TRUE(runner_->started[0]->request.log_path.ends_with("logs/default/hello/1-1.log"));
+  EXPECT_EQ(controller_->running_attempts(), 1u);
+
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  settle();
+  t = task("hello");
+  EXPECT_EQ(t.status.phase, TaskPhase::kSucceeded);
+  EXPECT_EQ(t.status.exit_code, 0);
+  EXPECT_TRUE(t.status.completion_time.has_value());
+  EXPECT_EQ(condition(t, "Succeeded"), "True/ProcessExited");
+  EXPECT_EQ(condition(t, "Reconciling"), "False/ProcessExited");
+  auto r = run("hello-1-1");
+  EXPECT_EQ(r->status.phase, TaskPhase::kSucceeded);
+  EXPECT_EQ(r->status.exit_code, 0);
+  EXPECT_EQ(r->metadata.labels["solti.io/task"], "hello");
+  ASSERT_EQ(r->metadata.owner_references.size(), 1u);
+  EXPECT_EQ(r->metadata.owner_references[0].uid, t.metadata.uid);
+  EXPECT_EQ(runner_->started.size(), 1u);
+  EXPECT_EQ(controller_->running_attempts(), 0u);
+}
+
+TEST_F(ControllerTest, NeverPolicyFailureIsExhaustedWithTheExitCode) {
+  create("fails", {});
+  settle();
+  runner_->finish(0, Outcome::kFailed, 3);
+  settle();
+  Task t = task("fails");
+  EXPECT_EQ(t.status.phase, TaskPhase::kExhausted);
+  EXPECT_EQ(t.status.exit_code, 3);
+  EXPECT_EQ(condition(t, "Succeeded"), "False/ProcessExited");
+  EXPECT_EQ(runner_->started.size(), 1u);
+}
+
+TEST_F(ControllerTest, MaxRetriesBoundsConsecutiveFailuresWithBackoffBetween) {
+  create("retry",
+         {{"restartPolicy", "OnFailure"},
+          {"maxRetries", 2},
+          {"backoff", {{"first", "1s"}, {"max", "30s"}, {"factor", 2}, {"jitter", "None"}}}});
+  settle();
+  runner_->finish(0, Outcome::kFailed, 1);
+  settle();
+  Task t = task("retry");
+  EXPECT_EQ(t.status.phase, TaskPhase::kPending);
+  EXPECT_EQ(t.status.reason, "BackOff");
+  EXPECT_EQ(t.status.consecutive_failures, 1);
+  EXPECT_EQ(until_next_attempt(t), 1000ms);
+  EXPECT_EQ(condition(t, "Reconciling"), "True/BackOff");
+
+  advance(999ms);
+  EXPECT_EQ(runner_->started.size(), 1u) << "started before the backoff elapsed";
+  advance(1ms);
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(task("retry").status.attempt, 2);
+
+  runner_->finish(1, Outcome::kTimedOut);
+  settle();
+  EXPECT_EQ(until_next_attempt(task("retry")), 2000ms);  // first * factor^1
+  advance(2000ms);
+  ASSERT_EQ(runner_->started.size(), 3u);
+  runner_->finish(2, Outcome::kFailed, 1);
+  settle();
+  t = task("retry");
+  EXPECT_EQ(t.status.phase, TaskPhase::kExhausted);
+  EXPECT_EQ(t.status.attempt, 3);
+  EXPECT_EQ(t.status.consecutive_failures, 3);
+  EXPECT_FALSE(t.status.next_attempt_time.has_value());
+  EXPECT_EQ(run_count("retry"), 3u);
+  EXPECT_EQ(run("retry-1-2")->status.phase, TaskPhase::kTimeout);
+  advance(1h);
+  EXPECT_EQ(runner_->started.size(), 3u);
+}
+
+TEST_F(ControllerTest, FullJitterDelaysStayWithinTheFormulasBounds) {
+  // MaxRandom draws the top of U[0, base], so each delay is exactly base(k)
+  // = min(max, first * factor^k): 500, 1500, 4500, 5000, 5000.
+  create("jitter", {{"restartPolicy", "OnFailure"},
+                    {"backoff", {{"first", "500ms"}, {"max", "5s"}, {"factor", 3}}}});
+  settle();
+  const std::vector<std::chrono::milliseconds> expected = {500ms, 1500ms, 4500ms, 5000ms, 5000ms};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(runner_->started.size(), i + 1);
+    runner_->finish(i, Outcome::kFailed, 1);
+    settle();
+    const auto delay = until_next_attempt(task("jitter"));
+    EXPECT_EQ(delay, expected[i]) << "retry " << i;
+    advance(delay);
+  }
+}
+
+TEST_F(ControllerTest, SucceedsOnTheThirdAttemptAndResetsTheFailureCount) {
+  create("flaky", {{"restartPolicy", "OnFailure"}, {"backoff", {{"jitter", "None"}}}});
+  settle();
+  for (size_t i = 0; i < 2; ++i) {
+    runner_->finish(i, Outcome::kFailed, 1);
+    settle();
+    advance(until_next_attempt(task("flaky")));
+  }
+  ASSERT_EQ(runner_->started.size(), 3u);
+  runner_->finish(2, Outcome::kSucceeded, 0);
+  settle();
+  Task t = task("flaky");
+  EXPECT_EQ(t.status.phase, TaskPhase::kSucceeded);
+  EXPECT_EQ(t.status.attempt, 3);
+  EXPECT_EQ(t.status.consecutive_failures, 0);
+}
+
+TEST_F(ControllerTest, TimeoutWithoutRetryEndsTimeout) {
+  create("slow", {{"timeout", "1s"}});
+  settle();
+  runner_->finish(0, Outcome::kTimedOut);
+  settle();
+  EXPECT_EQ(task("slow").status.phase, TaskPhase::kTimeout);
+}
+
+TEST_F(ControllerTest, StartFailureIsFatalAndStalled) {
+  create("missing", {{"restartPolicy", "OnFailure"}});
+  settle();
+  runner_->finish(0, Outcome::kStartFailed);
+  settle();
+  Task t = task("missing");
+  EXPECT_EQ(t.status.phase, TaskPhase::kFailed);
+  EXPECT_EQ(condition(t, "Stalled").substr(0, 4), "True");
+  advance(1h);
+  EXPECT_EQ(runner_->started.size(), 1u);
+}
+
+TEST_F(ControllerTest, AlwaysRunsAgainAfterTheRestartInterval) {
+  create("periodic", {{"restartPolicy", "Always"}, {"restartInterval", "1s"}});
+  settle();
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(runner_->started.size(), i + 1);
+    runner_->finish(i, Outcome::kSucceeded, 0);
+    settle();
+    Task t = task("periodic");
+    EXPECT_EQ(t.status.phase, TaskPhase::kSucceeded);
+    EXPECT_EQ(t.status.reason, "WaitingForNextRun");
+    EXPECT_EQ(until_next_attempt(t), 1000ms);
+    advance(999ms);
+    EXPECT_EQ(runner_->started.size(), i + 1);
+    advance(1ms);
+  }
+  EXPECT_EQ(task("periodic").status.attempt, 4);
+}
+
+TEST_F(ControllerTest, AdmissionPerSlotDropQueueReplace) {
+  create("a-running", {{"slot", "s"}});
+  settle();
+  ASSERT_EQ(runner_->started.size(), 1u);
+  clock_.advance(1s);
+  create("b-drop", {{"slot", "s"}, {"admission", "DropIfRunning"}});
+  clock_.advance(1s);
+  create("c-queue", {{"slot", "s"}, {"admission", "Queue"}});
+  settle();
+  Task b = task("b-drop");
+  EXPECT_EQ(b.status.phase, TaskPhase::kCanceled);
+  EXPECT_EQ(b.status.reason, "SlotBusy");
+  EXPECT_EQ(task("c-queue").status.phase, TaskPhase::kPending);
+  EXPECT_EQ(task("c-queue").status.reason, "Queued");
+
+  clock_.advance(1s);
+  create("d-replace", {{"slot", "s"}, {"admission", "Replace"}});
+  settle();
+  ASSERT_TRUE(runner_->started[0]->canceled_with_grace.has_value());
+  EXPECT_EQ(*runner_->started[0]->canceled_with_grace, 10s);  // the default grace period
+  EXPECT_EQ(task("d-replace").status.reason, "WaitingForSlot");
+  EXPECT_EQ(runner_->started.size(), 1u) << "the newcomer started before the old one was gone";
+
+  runner_->finish(0, Outcome::kCanceled);
+  settle();
+  Task a = task("a-running");
+  EXPECT_EQ(a.status.phase, TaskPhase::kCanceled);
+  EXPECT_EQ(a.status.reason, "SupersededByReplace");
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(runner_->started[1]->request.id, "default/d-replace@1#1");
+  EXPECT_EQ(task("c-queue").status.phase, TaskPhase::kPending);
+
+  runner_->finish(1, Outcome::kSucceeded, 0);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 3u);
+  EXPECT_EQ(runner_->started[2]->request.id, "default/c-queue@1#1");
+  EXPECT_EQ(task("b-drop").status.phase, TaskPhase::kCanceled);
+}
+
+TEST_F(ControllerTest, QueueBeyondItsBoundFailsWithQueueFull) {
+  create("holder", {{"slot", "busy"}});
+  settle();
+  for (size_t i = 0; i < kMaxSlotQueueDepth + 1; ++i) {
+    clock_.advance(1ms);
+    create("q-" + std::to_string(1000 + i), {{"slot", "busy"}, {"admission", "Queue"}});
+  }
+  settle();
+  EXPECT_EQ(task("q-1000").status.reason, "Queued");
+  EXPECT_EQ(task("q-1099").status.reason, "Queued");
+  Task last = task("q-1100");
+  EXPECT_EQ(last.status.phase, TaskPhase::kFailed);
+  EXPECT_EQ(last.status.reason, "QueueFull");
+  // FIFO by creation: the first queued runs next.
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(runner_->started[1]->request.id, "default/q-1000@1#1");
+}
+
+TEST_F(ControllerTest, SuspendCancelsTheRunningAttempt) {
+  create("sus", {{"terminationGracePeriod", "2s"}});
+  settle();
+  patch_spec("sus", {{"suspend", true}});
+  settle();
+  ASSERT_TRUE(runner_->started[0]->canceled_with_grace.has_value());
+  EXPECT_EQ(*runner_->started[0]->canceled_with_grace, 2s);
+  runner_->finish(0, Outcome::kCanceled);
+  settle();
+  Task t = task("sus");
+  EXPECT_EQ(t.status.phase, TaskPhase::kCanceled);
+  EXPECT_EQ(t.status.reason, "Suspended");
+  EXPECT_EQ(t.status.observed_generation, 2);
+  EXPECT_EQ(run("sus-1-1")->status.phase, TaskPhase::kCanceled);
+  EXPECT_EQ(runner_->started.size(), 1u);
+
+  patch_spec("sus", {{"suspend", false}});
+  settle();
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(runner_->started[1]->request.id, "default/sus@3#1");
+}
+
+TEST_F(ControllerTest, SpecChangeWhileRunningRestartsWithTheNewGeneration) {
+  create("change", {});
+  settle();
+  patch_spec("change", {{"subprocess", {{"command", "/bin/echo"}, {"args", {"new"}}}}});
+  settle();
+  ASSERT_TRUE(runner_->started[0]->canceled_with_grace.has_value());
+  EXPECT_EQ(runner_->started.size(), 1u) << "the new generation started before the old stopped";
+  runner_->finish(0, Outcome::kCanceled);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(runner_->started[1]->request.spec.subprocess->args, std::vector<std::string>{"new"});
+  Task t = task("change");
+  EXPECT_EQ(t.status.observed_generation, 2);
+  EXPECT_EQ(t.status.attempt, 1);
+  EXPECT_EQ(t.status.phase, TaskPhase::kRunning);
+  EXPECT_EQ(run("change-1-1")->status.reason, "SpecChanged");
+  EXPECT_EQ(run("change-2-1")->status.phase, TaskPhase::kRunning);
+}
+
+TEST_F(ControllerTest, DeleteCancelsThenRemovesTheTaskAndItsRuns) {
+  create("doomed", {});
+  settle();
+  ASSERT_TRUE(tasks_->remove("default", "doomed", {}).ok());
+  settle();
+  ASSERT_TRUE(runner_->started[0]->canceled_with_grace.has_value());
+  EXPECT_TRUE(task("doomed").metadata.deletion_timestamp.has_value());
+  runner_->finish(0, Outcome::kCanceled);
+  settle();
+  EXPECT_EQ(tasks_->get("default", "doomed").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(run_count("doomed"), 0u);
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir_) / "logs/default/doomed"));
+}
+
+TEST_F(ControllerTest, AttemptsLeftRunningByAnEarlierSoltidAreAgentRestarted) {
+  create("interrupted", {{"restartPolicy", "OnFailure"}, {"backoff", {{"jitter", "None"}}}});
+  settle();
+  ASSERT_EQ(task("interrupted").status.phase, TaskPhase::kRunning);
+  start_controller();  // the old controller is gone; its attempt never reported
+  settle();
+  Task t = task("interrupted");
+  EXPECT_EQ(t.status.phase, TaskPhase::kPending);
+  EXPECT_EQ(t.status.consecutive_failures, 1);
+  EXPECT_EQ(until_next_attempt(t), 1000ms);
+  auto r = run("interrupted-1-1");
+  EXPECT_EQ(r->status.phase, TaskPhase::kFailed);
+  EXPECT_EQ(r->status.reason, "AgentRestarted");
+  advance(1s);
+  EXPECT_EQ(task("interrupted").status.attempt, 2);
+  EXPECT_EQ(task("interrupted").status.phase, TaskPhase::kRunning);
+}
+
+TEST_F(ControllerTest, RunHistoryKeepsTheNewestRuns) {
+  create("chatty", {{"restartPolicy", "Always"}});
+  settle();
+  for (size_t i = 0; i < 8; ++i) {
+    runner_->finish(i, Outcome::kSucceeded, 0);
+    settle();
+  }
+  EXPECT_EQ(run_count("chatty"), 5u);  // the limit set in start_controller()
+  EXPECT_FALSE(run("chatty-1-1").has_value());
+  EXPECT_TRUE(run("chatty-1-9").has_value());
+}
+
+TEST_F(ControllerTest, NoMatchingRunnerStallsPending) {
+  create("picky", {{"runnerSelector", {{"matchLabels", {{"solti.io/runner", "container"}}}}}});
+  settle();
+  Task t = task("picky");
+  EXPECT_EQ(t.status.phase, TaskPhase::kPending);
+  EXPECT_EQ(t.status.reason, "NoRunner");
+  EXPECT_EQ(condition(t, "Stalled"), "True/NoRunner");
+  EXPECT_TRUE(runner_->started.empty());
+}
+
+}  // namespace
+}  // namespace solti::reconciler
