@@ -118,7 +118,7 @@ Json api_resource_list(const std::vector<const Strategy*>& resources) {
                       {"kind", info.kind},
                       {"verbs", {"get", "patch", "update"}}});
     }
-    if (info.kind == "Task") {
+    if (info.has_log) {
       list.push_back({{"name", info.plural + "/log"},
                       {"singularName", ""},
                       {"namespaced", true},
@@ -142,9 +142,14 @@ Json aggregated_discovery(const std::vector<const Strategy*>& resources,
                      {"shortNames", info.short_names}, {"categories", info.categories},
                      {"verbs", verbs_of(info)}};
     if (info.has_status) {
-      resource["subresources"] = Json::array({{{"subresource", "status"},
-                                               {"responseKind", gvk(info)},
-                                               {"verbs", {"get", "patch", "update"}}}});
+      resource["subresources"].push_back({{"subresource", "status"},
+                                          {"responseKind", gvk(info)},
+                                          {"verbs", {"get", "patch", "update"}}});
+    }
+    if (info.has_log) {
+      resource["subresources"].push_back({{"subresource", "log"},
+                                          {"responseKind", gvk(info)},
+                                          {"verbs", {"get"}}});
     }
     list.push_back(std::move(resource));
   }

@@ -45,7 +45,8 @@ Json schema_with_gvk(Json schema, const ResourceInfo& info, std::string descript
 class TaskStrategy final : public Strategy {
  public:
   TaskStrategy()
-      : info_{"solti.io", "v1", "tasks", "task", "Task", {"tk"}, {"all", "solti"}, true, true} {}
+      : info_{"solti.io", "v1", "tasks",   "task", "Task", {"tk"}, {"all", "solti"},
+              true,       true, true} {}
 
   const ResourceInfo& info() const override { return info_; }
 
@@ -119,6 +120,27 @@ class TaskStrategy final : public Strategy {
   Json openapi_schema() const override {
     return schema_with_gvk(schema_of<Task>(), info_,
                            "Task is a unit of work that Solti runs and keeps running as declared.");
+  }
+
+  Result<LogRef> log_ref(const Json& object, int64_t attempt) const override {
+    const Task task = decode<Task>(object);
+    const std::string& name = task.metadata.name;
+    const int64_t latest = task.status.attempt;
+    if (latest == 0) {
+      return Status(StatusCode::kBadRequest,
+                    "task \"" + name + "\" has not started an attempt yet");
+    }
+    if (attempt > latest) {
+      return Status(StatusCode::kBadRequest,
+                    "attempt " + std::to_string(attempt) + " of task \"" + name +
+                        "\" does not exist: generation " +
+                        std::to_string(task.status.observed_generation) + " has run " +
+                        std::to_string(latest) + " attempts");
+    }
+    const int64_t n = attempt == 0 ? latest : attempt;
+    return LogRef{
+        attempt_log_path(task.metadata.namespace_, name, task.status.observed_generation, n),
+        task.status.phase == TaskPhase::kRunning && n == latest};
   }
 
  private:

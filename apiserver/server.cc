@@ -13,6 +13,7 @@
 
 #include "apiserver/auth.h"
 #include "apiserver/discovery.h"
+#include "apiserver/log_file.h"
 #include "apiserver/metrics.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
@@ -296,6 +297,11 @@ class ApiServer::Impl {
     }
     openapi_group_ = dump(openapi_v3_group(resources_));
     openapi_index_ = dump(openapi_v3_index(content_hash(openapi_group_)));
+  }
+
+  Registry* find_registry(std::string_view plural) {
+    auto it = registries_.find(std::string(plural));
+    return it == registries_.end() ? nullptr : it->second.get();
   }
 
   Status start() {
@@ -634,11 +640,8 @@ class ApiServer::Impl {
     Registry* reg = registry(plural, res);
     if (!reg) return;
     const ResourceInfo& info = reg->info();
-    if (!sub.empty() && sub != "status") {
-      return reply_error(
-          res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
-    }
-    if (sub == "status" && !info.has_status) {
+    if ((sub == "status" && !info.has_status) || (sub == "log" && !info.has_log) ||
+        (!sub.empty() && sub != "status" && sub != "log")) {
       return reply_error(
           res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
     }
@@ -647,6 +650,10 @@ class ApiServer::Impl {
                              : method == "PATCH" ? "patch"
                                                  : "delete";
     if (!authorized(req, res, verb, info, ns)) return;
+    if (sub == "log") {
+      if (method != "GET") return method_not_allowed(res);
+      return serve_log(req, res, *reg, ns, name);
+    }
     if (method == "GET") {
       auto object = reg->get(ns, name);
       if (!object.ok()) return reply_error(res, object.status(), &info, name);
@@ -736,6 +743,65 @@ class ApiServer::Impl {
     auto removed = reg.remove(ns, name, options);
     if (!removed.ok()) return reply_error(res, removed.status(), &info, name);
     reply(res, 200, dump(*removed));
+  }
+
+  // --- logs --------------------------------------------------------------------
+
+  // The attempt's log as text; with follow, streamed until the attempt ends.
+  void serve_log(const Request& req, Response& res, Registry& reg, const std::string& ns,
+                 const std::string& name) {
+    const ResourceInfo& info = reg.info();
+    auto follow = bool_param(req, "follow");
+    auto attempt = int_param(req, "attempt");
+    auto tail_lines = int_param(req, "tailLines");
+    for (const Status& s : {follow.status(), attempt.status(), tail_lines.status()}) {
+      if (!s.ok()) return reply_error(res, s, &info);
+    }
+    if (options_.logs_dir.empty()) {
+      return reply_error(res, Status(StatusCode::kNotFound, "this server keeps no logs"), &info);
+    }
+    auto object = reg.get(ns, name);
+    if (!object.ok()) return reply_error(res, object.status(), &info, name);
+    auto ref = reg.strategy().log_ref(*object, *attempt);
+    if (!ref.ok()) return reply_error(res, ref.status(), &info, name);
+    const std::string path = options_.logs_dir + "/" + ref->path;
+    const uint64_t start = req.has_param("tailLines") ? tail_offset(path, *tail_lines) : 0;
+    constexpr std::string_view kText = "text/plain; charset=utf-8";
+    if (!*follow || !ref->live) {
+      return reply(res, 200, read_log(path, start, std::numeric_limits<size_t>::max()), kText);
+    }
+    // Still growing: stream what is there, then poll for more until the
+    // object says the attempt is over (its log is complete by then).
+    auto offset = std::make_shared<uint64_t>(start);
+    const int64_t pinned = *attempt;
+    const std::string pinned_path = ref->path;
+    res.status = 200;
+    res.set_chunked_content_provider(
+        std::string(kText), [this, &reg, ns, name, pinned, pinned_path, path, offset](
+                                size_t, httplib::DataSink& sink) {
+          auto send = [&](const std::string& data) {
+            *offset += data.size();
+            return data.empty() || sink.write(data.data(), data.size());
+          };
+          if (!sink.is_writable()) return false;
+          if (std::string data = read_log(path, *offset, 64 * 1024); !data.empty())
+            return send(data);
+          auto now = reg.get(ns, name);
+          auto current = now.ok() ? reg.strategy().log_ref(*now, pinned) : Result<LogRef>(now.status());
+          const bool live = current.ok() && current->path == pinned_path && current->live;
+          if (!live || shutting_down()) {
+            if (!send(read_log(path, *offset, std::numeric_limits<size_t>::max()))) return false;
+            sink.done();
+            return true;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          return true;
+        });
+  }
+
+  bool shutting_down() {
+    std::lock_guard lock(watches_mu_);
+    return stopping_;
   }
 
   // --- watch -------------------------------------------------------------------
@@ -914,6 +980,7 @@ ApiServer::~ApiServer() { stop(); }
 
 Status ApiServer::start() { return impl_->start(); }
 int ApiServer::port() const { return impl_->port(); }
+Registry* ApiServer::registry(std::string_view plural) { return impl_->find_registry(plural); }
 void ApiServer::stop() { impl_->stop(); }
 
 }  // namespace solti::api

@@ -18,6 +18,8 @@
 
 namespace solti::api {
 
+class Registry;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 6443;  // 0 = any free port (see ApiServer::port())
@@ -35,6 +37,9 @@ struct ServerOptions {
   // when empty. See apiserver/auth.h for the formats.
   std::string token_auth_file;
   std::string authorization_policy_file;
+  // Where attempt logs are (Strategy::log_ref paths are relative to it);
+  // empty: the log subresource answers 404.
+  std::string logs_dir;
 };
 
 class ApiServer {
@@ -45,6 +50,9 @@ class ApiServer {
   // Binds and starts serving in the background; /readyz is 200 from here on.
   Status start();
   int port() const;
+  // The registry serving `plural` ("tasks", "taskruns"), for in-process
+  // clients such as the reconciler; nullptr for an unknown resource.
+  Registry* registry(std::string_view plural);
   // Stops accepting, ends open watches, waits for the serving threads.
   void stop();
 

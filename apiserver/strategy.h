@@ -15,6 +15,7 @@
 #include "model/clock.h"
 #include "model/field_error.h"
 #include "model/object_meta.h"
+#include "model/status.h"
 
 namespace solti::api {
 
@@ -28,11 +29,19 @@ struct ResourceInfo {
   std::vector<std::string> categories;
   bool user_writable = true;  // false: read-only through the API (405 on writes)
   bool has_status = true;     // has a /status subresource
+  bool has_log = false;       // has a /log subresource (Strategy::log_ref)
 
   std::string api_version() const { return group + "/" + version; }
   std::string list_kind() const { return kind + "List"; }
   // "tasks.solti.io", as Kubernetes names a resource in messages.
   std::string qualified() const { return plural + "." + group; }
+};
+
+// Which log file the log subresource serves, relative to the logs
+// directory, and whether it may still grow (the attempt is running).
+struct LogRef {
+  std::string path;
+  bool live = false;
 };
 
 // The result of decoding and validating a request's object.
@@ -73,6 +82,11 @@ class Strategy {
 
   // OpenAPI v3 schema of the object (components.schemas entry).
   virtual Json openapi_schema() const = 0;
+
+  // For resources with has_log: the log of attempt `attempt` of the
+  // object's current generation (0: the latest attempt). kBadRequest when
+  // there is no such attempt.
+  virtual Result<LogRef> log_ref(const Json& object, int64_t attempt) const;
 };
 
 }  // namespace solti::api

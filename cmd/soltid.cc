@@ -1,15 +1,24 @@
-// soltid: API server + store (+ reconciler and runners as they land) in one
-// process. Prints one line when ready; SIGTERM or SIGINT stops it gracefully.
+// soltid: API server + store + reconciler + local runners in one process.
+// Prints one line when ready; SIGTERM or SIGINT stops it gracefully: the
+// server stops accepting, running attempts are canceled (their Tasks show
+// AgentRestarted at the next start), the store is flushed, exit 0.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "apiserver/crd.h"
 #include "apiserver/resources.h"
 #include "apiserver/server.h"
+#include "model/names.h"
 #include "model/yaml.h"
+#include "reconciler/controller.h"
+#include "reconciler/runners/router.h"
+#include "reconciler/runners/subprocess_runner.h"
 #include "store/store.h"
 
 namespace {
@@ -24,6 +33,32 @@ bool split_listen(const std::string& listen, std::string& host, int& port) {
     return false;
   }
   return port >= 0 && port <= 65535 && !host.empty();
+}
+
+// "k=v,k2=v2" into labels; false with `error` set when a pair is not a
+// valid label.
+bool parse_labels(const std::string& text, solti::Labels& labels, std::string& error) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string pair = text.substr(start, comma - start);
+    start = comma + 1;
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos) {
+      error = "\"" + pair + "\" is not key=value";
+      return false;
+    }
+    const std::string key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    auto problems = solti::check_qualified_name(key);
+    for (const auto& p : solti::check_label_value(value)) problems.push_back(p);
+    if (!problems.empty()) {
+      error = "\"" + pair + "\": " + problems.front();
+      return false;
+    }
+    labels[key] = value;
+  }
+  return true;
 }
 
 }  // namespace
@@ -69,6 +104,15 @@ int main(int argc, char** argv) {
   app.add_flag("--unsafe-no-fsync", unsafe_no_fsync,
                "Acknowledge writes before they reach the disk. For benchmarks only: a power loss "
                "can lose acknowledged writes");
+  std::string runner_labels_text;
+  app.add_option("--runner-labels", runner_labels_text,
+                 "Extra labels of this soltid's runners, k=v,... (matched by spec.runnerSelector)");
+  double shutdown_seconds = 30;
+  app.add_option("--shutdown-grace-period", shutdown_seconds,
+                 "On SIGTERM, how long running attempts get to stop before soltid exits");
+  bool no_reconciler = false;
+  app.add_flag("--no-reconciler", no_reconciler,
+               "Serve the API only: run no Tasks (another soltid or agent runs them)");
   app.add_flag("--print-crd", print_crd,
                "Print the Task CustomResourceDefinition (for a real Kubernetes cluster) and exit");
   try {
@@ -87,6 +131,11 @@ int main(int argc, char** argv) {
   }
   if (!split_listen(listen, server_options.host, server_options.port)) {
     std::fprintf(stderr, "soltid: --listen must be HOST:PORT, got \"%s\"\n", listen.c_str());
+    return 2;
+  }
+  solti::Labels runner_labels;
+  if (std::string error; !parse_labels(runner_labels_text, runner_labels, error)) {
+    std::fprintf(stderr, "soltid: --runner-labels: %s\n", error.c_str());
     return 2;
   }
   server_options.max_connections = max_connections;
@@ -114,11 +163,27 @@ int main(int argc, char** argv) {
         "soltid: WARNING: --unsafe-no-fsync: acknowledged writes may be lost on power loss\n");
   }
 
+  const std::filesystem::path logs_dir = std::filesystem::absolute(data_dir) / "logs";
+  server_options.logs_dir = logs_dir.string();
   solti::api::ApiServer server(server_options, **store, solti::system_clock());
   if (solti::Status s = server.start(); !s.ok()) {
     std::fprintf(stderr, "soltid: %s\n", s.to_string().c_str());
     return 1;
   }
+
+  // The reconciler and its runners share one event loop on one thread.
+  boost::asio::io_context loop;
+  auto keep_running = boost::asio::make_work_guard(loop);
+  std::thread loop_thread([&loop] { loop.run(); });
+  solti::runners::Router router;
+  router.add(solti::runners::make_subprocess_runner(loop), runner_labels);
+  solti::DefaultRandomSource random;
+  solti::reconciler::ControllerOptions controller_options;
+  controller_options.logs_dir = logs_dir;
+  solti::reconciler::Controller controller(*server.registry("tasks"),
+                                           *server.registry("taskruns"), solti::system_clock(),
+                                           loop, router, random, controller_options);
+  if (!no_reconciler) controller.start();
   const bool tls = !server_options.tls_cert_file.empty();
   std::printf("soltid ready on %s://%s:%d (data dir %s, revision %llu)\n", tls ? "https" : "http",
               server_options.host.c_str(), server.port(), data_dir.c_str(),
@@ -130,6 +195,10 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "soltid: %s received, stopping\n",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   server.stop();
+  controller.stop(millis(shutdown_seconds));
+  keep_running.reset();
+  loop.stop();
+  loop_thread.join();
   store->reset();
   return 0;
 }

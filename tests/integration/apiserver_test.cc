@@ -27,9 +27,15 @@ Json task(const std::string& name, const std::string& timeout = "10s") {
           {"spec", {{"timeout", timeout}, {"subprocess", {{"command", "/bin/true"}}}}}};
 }
 
+// API semantics alone: without the reconciler, so that no Task runs and
+// every write and event in these tests is the test's own.
 class ApiServerTest : public ::testing::Test {
  protected:
-  explicit ApiServerTest(std::vector<std::string> args = {}) : soltid_(std::move(args)) {}
+  explicit ApiServerTest(std::vector<std::string> args = {}) : soltid_(with_api_only(args)) {}
+  static std::vector<std::string> with_api_only(std::vector<std::string> args) {
+    args.push_back("--no-reconciler");
+    return args;
+  }
   void SetUp() override { start(); }
 
   void start() {
