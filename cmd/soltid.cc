@@ -9,12 +9,14 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "apiserver/crd.h"
 #include "apiserver/resources.h"
 #include "apiserver/server.h"
 #include "model/names.h"
+#include "model/uuid.h"
 #include "model/yaml.h"
 #include "reconciler/controller.h"
 #include "reconciler/runners/router.h"
@@ -59,6 +61,19 @@ bool parse_labels(const std::string& text, solti::Labels& labels, std::string& e
     labels[key] = value;
   }
   return true;
+}
+
+// This data directory's soltid instance id, made on first use: it marks
+// the processes of its attempts (kill_orphaned_attempts).
+std::string instance_id(const std::filesystem::path& data_dir) {
+  const auto path = data_dir / "instance-id";
+  std::string id;
+  if (std::ifstream in(path); in) std::getline(in, id);
+  if (id.empty()) {
+    id = solti::new_uuid();
+    std::ofstream(path) << id << "\n";
+  }
+  return id;
 }
 
 }  // namespace
@@ -171,6 +186,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Whatever a predecessor killed with -9 left running goes before anything
+  // new starts; its Tasks are then found Running and marked AgentRestarted.
+  const std::string instance = instance_id(data_dir);
+  if (!no_reconciler) {
+    if (size_t killed = solti::runners::kill_orphaned_attempts(instance); killed > 0)
+      std::fprintf(stderr, "soltid: killed %zu process groups left by a previous run\n", killed);
+  }
+
   // The reconciler and its runners share one event loop on one thread.
   boost::asio::io_context loop;
   auto keep_running = boost::asio::make_work_guard(loop);
@@ -180,9 +203,10 @@ int main(int argc, char** argv) {
   solti::DefaultRandomSource random;
   solti::reconciler::ControllerOptions controller_options;
   controller_options.logs_dir = logs_dir;
-  solti::reconciler::Controller controller(*server.registry("tasks"),
-                                           *server.registry("taskruns"), solti::system_clock(),
-                                           loop, router, random, controller_options);
+  controller_options.runner_env.push_back({std::string(solti::runners::kInstanceEnv), instance});
+  solti::reconciler::Controller controller(*server.registry("tasks"), *server.registry("taskruns"),
+                                           solti::system_clock(), loop, router, random,
+                                           controller_options);
   if (!no_reconciler) controller.start();
   const bool tls = !server_options.tls_cert_file.empty();
   std::printf("soltid ready on %s://%s:%d (data dir %s, revision %llu)\n", tls ? "https" : "http",

@@ -375,6 +375,7 @@ Status Controller::start_attempt(const std::string& key, Json& object, Task& tas
   request.spec = task.spec;
   request.log_path = log.string();
   request.log_limit_bytes = options_.log_limit_bytes;
+  request.runner_env = options_.runner_env;
   const std::string id = active->id;
   ActiveAttempt& slot_in_map = *(active_[key] = std::move(active));
   ++running_;

@@ -46,7 +46,8 @@ inline constexpr std::string_view kTaskUidLabel = "solti.io/task-uid";
 struct ControllerOptions {
   std::filesystem::path logs_dir;  // attempt logs: <logs_dir>/<ns>/<task>/<gen>-<attempt>.log
   size_t log_limit_bytes = 10 * 1024 * 1024;
-  size_t run_history_limit = 50;  // TaskRuns kept per Task
+  size_t run_history_limit = 50;   // TaskRuns kept per Task
+  std::vector<EnvVar> runner_env;  // added to every attempt's environment, winning clashes
   std::string field_manager = "solti-reconciler";
 };
 

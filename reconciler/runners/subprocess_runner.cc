@@ -14,7 +14,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace solti::runners {
@@ -412,6 +415,31 @@ class SubprocessRunner final : public Runner {
 
 std::unique_ptr<Runner> make_subprocess_runner(asio::io_context& loop) {
   return std::make_unique<SubprocessRunner>(loop);
+}
+
+size_t kill_orphaned_attempts(std::string_view instance_id) {
+  const std::string marker = std::string(kInstanceEnv) + "=" + std::string(instance_id);
+  std::set<pid_t> groups;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);  // fails for others' processes
+    std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t start = 0;
+    while (start < environ.size()) {
+      size_t end = environ.find('\0', start);
+      if (end == std::string::npos) end = environ.size();
+      if (std::string_view(environ).substr(start, end - start) == marker) {
+        const pid_t group = ::getpgid(std::stoi(name));
+        if (group > 0 && group != ::getpgrp()) groups.insert(group);
+        break;
+      }
+      start = end + 1;
+    }
+  }
+  for (pid_t group : groups) ::killpg(group, SIGKILL);
+  return groups.size();
 }
 
 }  // namespace solti::runners

@@ -19,4 +19,12 @@ namespace solti::runners {
 
 std::unique_ptr<Runner> make_subprocess_runner(boost::asio::io_context& loop);
 
+// Every attempt's environment carries kInstanceEnv=<soltid instance id>
+// (through AttemptRequest::runner_env), so that a soltid restarted after a
+// kill -9 can find what its predecessor left running: this SIGKILLs the
+// process group of every process whose environment has that pair and
+// returns how many groups it killed.
+inline constexpr std::string_view kInstanceEnv = "SOLTI_INSTANCE";
+size_t kill_orphaned_attempts(std::string_view instance_id);
+
 }  // namespace solti::runners

@@ -13,12 +13,7 @@ using testing::SoltidProcess;
 
 constexpr const char* kTasks = "/apis/solti.io/v1/namespaces/default/tasks";
 
-struct Reply {
-  int status = 0;
-  Json body;
-  httplib::Headers headers;
-  std::string text;
-};
+using testing::Reply;
 
 Json task(const std::string& name, const std::string& timeout = "10s") {
   return {{"apiVersion", "solti.io/v1"},
@@ -45,25 +40,7 @@ class ApiServerTest : public ::testing::Test {
 
   Reply call(const std::string& method, const std::string& path, const std::string& body = "",
              const std::string& content_type = "application/json", httplib::Headers headers = {}) {
-    auto send = [&]() -> httplib::Result {
-      if (method == "POST") return client_->Post(path, headers, body, content_type);
-      if (method == "PUT") return client_->Put(path, headers, body, content_type);
-      if (method == "PATCH") return client_->Patch(path, headers, body, content_type);
-      if (method == "DELETE") return client_->Delete(path, headers, body, content_type);
-      return client_->Get(path, headers);
-    };
-    httplib::Result r = send();
-    Reply reply;
-    if (!r) {
-      ADD_FAILURE() << method << " " << path << ": no response (" << httplib::to_string(r.error())
-                    << ")";
-      return reply;
-    }
-    reply.status = r->status;
-    reply.text = r->body;
-    reply.headers = r->headers;
-    reply.body = Json::parse(r->body, nullptr, false);
-    return reply;
+    return testing::call(*client_, method, path, body, content_type, std::move(headers));
   }
 
   Reply create(const Json& object, const std::string& query = "") {

@@ -17,6 +17,39 @@
 
 namespace solti::testing {
 
+struct Reply {
+  int status = 0;
+  Json body;  // discarded (is_discarded()) when the body is not JSON
+  httplib::Headers headers;
+  std::string text;
+};
+
+// One HTTP request; a failure to get any response is a test failure.
+inline Reply call(httplib::Client& client, const std::string& method, const std::string& path,
+                  const std::string& body = "",
+                  const std::string& content_type = "application/json",
+                  httplib::Headers headers = {}) {
+  auto send = [&]() -> httplib::Result {
+    if (method == "POST") return client.Post(path, headers, body, content_type);
+    if (method == "PUT") return client.Put(path, headers, body, content_type);
+    if (method == "PATCH") return client.Patch(path, headers, body, content_type);
+    if (method == "DELETE") return client.Delete(path, headers, body, content_type);
+    return client.Get(path, headers);
+  };
+  httplib::Result r = send();
+  Reply reply;
+  if (!r) {
+    ADD_FAILURE() << method << " " << path << ": no response (" << httplib::to_string(r.error())
+                  << ")";
+    return reply;
+  }
+  reply.status = r->status;
+  reply.text = r->body;
+  reply.headers = r->headers;
+  reply.body = Json::parse(r->body, nullptr, false);
+  return reply;
+}
+
 class SoltidProcess {
  public:
   explicit SoltidProcess(std::vector<std::string> extra_args = {})
@@ -56,6 +89,8 @@ class SoltidProcess {
         << "soltid did not get ready: \"" << line << "\"";
     port_ = std::stoi(m[1]);
   }
+
+  pid_t pid() const { return pid_; }
 
   // SIGTERM: graceful stop; soltid must exit 0.
   void stop() {
