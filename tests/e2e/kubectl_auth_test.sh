@@ -27,14 +27,9 @@ rules:
   - groups: [admins]
     nonResourceURLs: [/metrics]
 P
-"$soltid" --data-dir "$tmp/data" --listen 127.0.0.1:0 --tls-cert-file "$tmp/cert.pem" \
-  --tls-private-key-file "$tmp/key.pem" --token-auth-file "$tmp/tokens.csv" \
-  --authorization-policy-file "$tmp/policy.yaml" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do grep -q "ready on" "$tmp/out" && break; sleep 0.05; done
-port=$(sed -n 's/.*ready on https:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/out")
-[ -n "$port" ] || { echo "soltid did not start over TLS"; cat "$tmp/err"; exit 1; }
+source "$(dirname "$0")/lib.sh"
+start_soltid "$soltid" --tls-cert-file "$tmp/cert.pem" --tls-private-key-file "$tmp/key.pem" \
+  --token-auth-file "$tmp/tokens.csv" --authorization-policy-file "$tmp/policy.yaml"
 url=https://127.0.0.1:$port
 
 kubeconfig() {  # kubeconfig FILE TOKEN
@@ -51,19 +46,6 @@ kubeconfig "$tmp/alice" alice-token
 kubeconfig "$tmp/admin" admin-token
 kubeconfig "$tmp/stranger" wrong-token
 
-failures=0
-expect() {  # expect NAME WANT_RC PATTERN -- CMD...
-  local name=$1 want=$2 pattern=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$want" ]; then echo "FAIL $name: exit $rc, want $want: $out"; failures=$((failures + 1)); return; fi
-  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL $name: no /$pattern/ in: $out"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name"
-}
 manifest='{"apiVersion":"solti.io/v1","kind":"Task","metadata":{"name":"t"},"spec":{"timeout":"5s","subprocess":{"command":"/bin/true"}}}'
 
 expect "alice applies in her namespace over TLS" 0 "task.solti.io/t created" -- \
@@ -87,7 +69,4 @@ expect "readyz stays open for probes" 0 "^ok$" -- curl -s --cacert "$tmp/cert.pe
 expect "plain HTTP is refused on the TLS port" 0 "^000$" -- bash -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/version; true"
 expect "an untrusted client sees a certificate error" 60 "" -- curl -s "$url/version"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
+finish

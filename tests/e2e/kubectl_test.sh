@@ -13,36 +13,12 @@ fi
 tmp=$(mktemp -d)
 export HOME=$tmp/home KUBECONFIG=$tmp/kubeconfig
 mkdir -p "$HOME"
+source "$(dirname "$0")/lib.sh"
 # The API alone: these checks play the controller themselves (status writes,
 # finalizers); kubectl_lifecycle_test.sh runs Tasks for real.
-"$soltid" --data-dir "$tmp/data" --listen 127.0.0.1:0 --no-reconciler >"$tmp/soltid.out" 2>"$tmp/soltid.err" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do grep -q "ready on" "$tmp/soltid.out" && break; sleep 0.05; done
-port=$(sed -n 's/.*ready on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/soltid.out")
-[ -n "$port" ] || { echo "soltid did not start"; cat "$tmp/soltid.err"; exit 1; }
-cat >"$KUBECONFIG" <<KC
-apiVersion: v1
-kind: Config
-clusters: [{name: solti, cluster: {server: "http://127.0.0.1:$port"}}]
-contexts: [{name: solti, context: {cluster: solti, namespace: default}}]
-current-context: solti
-KC
+start_soltid "$soltid" --no-reconciler
+plain_kubeconfig "$KUBECONFIG"
 
-failures=0
-ok() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-# expect NAME WANT_RC PATTERN -- CMD...: runs CMD, checks its exit code and that its output has PATTERN.
-expect() {
-  local name=$1 want=$2 pattern=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$want" ]; then fail "$name: exit $rc, want $want: $out"; return; fi
-  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then fail "$name: no /$pattern/ in: $out"; return; fi
-  ok "$name"
-}
 k() { "$kubectl" "$@"; }
 task() {  # task NAME [LABELS] [TIMEOUT]
   cat <<T
@@ -149,7 +125,4 @@ wait $helper
 expect "deleted task is gone" 1 'NotFound' -- k get task five
 expect "taskruns are read-only" 1 "MethodNotAllowed|not allow" -- k delete taskrun nothing
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
+finish
