@@ -19,8 +19,10 @@
 #include "model/uuid.h"
 #include "model/yaml.h"
 #include "reconciler/controller.h"
+#include "reconciler/housekeeping.h"
 #include "reconciler/runners/router.h"
 #include "reconciler/runners/subprocess_runner.h"
+#include "reconciler/system_tasks.h"
 #include "store/store.h"
 
 namespace {
@@ -125,6 +127,12 @@ int main(int argc, char** argv) {
   double shutdown_seconds = 30;
   app.add_option("--shutdown-grace-period", shutdown_seconds,
                  "On SIGTERM, how long running attempts get to stop before soltid exits");
+  double taskrun_ttl_seconds = 24 * 3600, housekeeping_seconds = 60;
+  app.add_option("--taskrun-ttl", taskrun_ttl_seconds,
+                 "Seconds a finished TaskRun is kept (the last 50 per Task are kept regardless of "
+                 "age only while younger than this)");
+  app.add_option("--housekeeping-interval", housekeeping_seconds,
+                 "Seconds between runs of the TaskRun sweep and the log clean-up");
   bool no_reconciler = false;
   app.add_flag("--no-reconciler", no_reconciler,
                "Serve the API only: run no Tasks (another soltid or agent runs them)");
@@ -200,6 +208,11 @@ int main(int argc, char** argv) {
   std::thread loop_thread([&loop] { loop.run(); });
   solti::runners::Router router;
   router.add(solti::runners::make_subprocess_runner(loop), runner_labels);
+  auto embedded = std::make_unique<solti::runners::EmbeddedRunner>(loop);
+  solti::reconciler::register_housekeeping(*embedded, *server.registry("taskruns"),
+                                           solti::system_clock(), millis(taskrun_ttl_seconds),
+                                           logs_dir);
+  router.add(std::move(embedded), runner_labels);
   solti::DefaultRandomSource random;
   solti::reconciler::ControllerOptions controller_options;
   controller_options.logs_dir = logs_dir;
@@ -207,7 +220,13 @@ int main(int argc, char** argv) {
   solti::reconciler::Controller controller(*server.registry("tasks"), *server.registry("taskruns"),
                                            solti::system_clock(), loop, router, random,
                                            controller_options);
-  if (!no_reconciler) controller.start();
+  solti::reconciler::SystemTasks housekeeping(solti::system_clock(), loop, router, random);
+  for (auto& task : solti::reconciler::housekeeping_tasks(millis(housekeeping_seconds)))
+    housekeeping.add(std::move(task));
+  if (!no_reconciler) {
+    controller.start();
+    housekeeping.start();
+  }
   const bool tls = !server_options.tls_cert_file.empty();
   std::printf("soltid ready on %s://%s:%d (data dir %s, revision %llu)\n", tls ? "https" : "http",
               server_options.host.c_str(), server.port(), data_dir.c_str(),
@@ -219,6 +238,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "soltid: %s received, stopping\n",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   server.stop();
+  housekeeping.stop();
   controller.stop(millis(shutdown_seconds));
   keep_running.reset();
   loop.stop();
