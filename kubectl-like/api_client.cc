@@ -1,0 +1,99 @@
+#include "kubectl-like/api_client.h"
+
+#include <httplib.h>
+
+namespace solti::ctl {
+namespace {
+
+StatusCode code_for_http(int status) {
+  switch (status) {
+    case 400:
+      return StatusCode::kBadRequest;
+    case 401:
+      return StatusCode::kUnauthorized;
+    case 403:
+      return StatusCode::kForbidden;
+    case 404:
+      return StatusCode::kNotFound;
+    case 405:
+      return StatusCode::kMethodNotAllowed;
+    case 409:
+      return StatusCode::kConflict;
+    case 410:
+      return StatusCode::kExpired;
+    case 413:
+      return StatusCode::kRequestEntityTooLarge;
+    case 415:
+      return StatusCode::kUnsupportedMediaType;
+    case 422:
+      return StatusCode::kInvalid;
+    case 429:
+      return StatusCode::kTooManyRequests;
+    case 503:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kInternal;
+  }
+}
+
+}  // namespace
+
+ApiClient::ApiClient(const Connection& connection)
+    : connection_(connection), client_(std::make_unique<httplib::Client>(connection.server)) {
+  client_->set_connection_timeout(std::chrono::seconds(10));
+  client_->set_read_timeout(std::chrono::seconds(60));
+  if (!connection.token.empty()) client_->set_bearer_token_auth(connection.token);
+  if (!connection.ca_file.empty()) client_->set_ca_cert_path(connection.ca_file.c_str());
+}
+
+ApiClient::~ApiClient() = default;
+
+std::string ApiClient::path(const std::string& plural, const std::string& ns,
+                            const std::string& name) {
+  std::string p = "/apis/solti.io/v1";
+  if (!ns.empty()) p += "/namespaces/" + ns;
+  p += "/" + plural;
+  if (!name.empty()) p += "/" + name;
+  return p;
+}
+
+Result<Json> ApiClient::reply(const std::string& what, const httplib::Result& r) {
+  reached_server_ = bool(r);
+  if (!r) {
+    return Status(StatusCode::kUnavailable, "cannot reach " + connection_.server + " (" +
+                                                httplib::to_string(r.error()) +
+                                                " error; is soltid running? see --server)");
+  }
+  const int status = r->status;
+  Json parsed = Json::parse(r->body, nullptr, false);
+  if (status >= 200 && status < 300) {
+    if (parsed.is_discarded())
+      return Status(StatusCode::kInternal, what + ": the reply is not JSON");
+    return parsed;
+  }
+  std::string message = parsed.is_object() && parsed.contains("message")
+                            ? parsed["message"].get<std::string>()
+                            : "HTTP " + std::to_string(status);
+  return Status(code_for_http(status), message);
+}
+
+Result<Json> ApiClient::get(const std::string& path) {
+  return reply("GET " + path, client_->Get(path));
+}
+
+Result<Json> ApiClient::get_table(const std::string& path) {
+  httplib::Headers headers = {
+      {"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}};
+  return reply("GET " + path, client_->Get(path, headers));
+}
+
+Result<Json> ApiClient::apply(const std::string& path, const Json& object,
+                              const std::string& field_manager, bool dry_run, bool& created) {
+  std::string query = "?fieldManager=" + field_manager + "&force=true";
+  if (dry_run) query += "&dryRun=All";
+  auto r = client_->Patch(path + query, object.dump(), "application/apply-patch+yaml");
+  created = r && r->status == 201;
+  return reply("PATCH " + path, r);
+}
+
+}  // namespace solti::ctl
