@@ -96,4 +96,33 @@ Result<Json> ApiClient::apply(const std::string& path, const Json& object,
   return reply("PATCH " + path, r);
 }
 
+Status ApiClient::stream(const std::string& path,
+                         const std::function<void(std::string_view)>& sink) {
+  int status = 0;
+  std::string error_body;
+  client_->set_read_timeout(std::chrono::hours(24));  // a followed log may be quiet for long
+  auto r = client_->Get(
+      path, httplib::Headers{},
+      [&](const httplib::Response& response) {
+        status = response.status;
+        return true;
+      },
+      [&](const char* data, size_t length) {
+        if (status >= 200 && status < 300) {
+          sink(std::string_view(data, length));
+        } else {
+          error_body.append(data, length);
+        }
+        return true;
+      });
+  client_->set_read_timeout(std::chrono::seconds(60));
+  if (r && r->status >= 200 && r->status < 300) {
+    reached_server_ = true;
+    return Status::Ok();
+  }
+  if (r) r->body = error_body;
+  auto failed = reply("GET " + path, r);
+  return failed.ok() ? Status(StatusCode::kInternal, "unexpected reply") : failed.status();
+}
+
 }  // namespace solti::ctl

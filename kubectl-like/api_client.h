@@ -4,6 +4,7 @@
 // Not thread-safe: one client per thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,10 @@ class ApiClient {
   Result<Json> get_table(const std::string& path);
   // Server-side apply of `object` as `field_manager`; `created` tells
   // whether the object is new.
+  // GETs `path` and hands each piece of a 2xx body to `sink` as it
+  // arrives (streamed logs); an error reply becomes its Status.
+  Status stream(const std::string& path, const std::function<void(std::string_view)>& sink);
+
   // Whether the last request got an HTTP reply (false: no connection).
   bool reached_server() const { return reached_server_; }
 

@@ -237,6 +237,28 @@ int run_get(const solti::ctl::Connection& connection, const std::string& resourc
   return 0;
 }
 
+// The attempt's log, streamed with -f until the attempt ends.
+int run_logs(const solti::ctl::Connection& connection, const std::string& name,
+             const std::string& ns, bool follow, int64_t attempt, int64_t tail) {
+  std::string query = follow ? "follow=true" : "";
+  if (attempt > 0)
+    query += std::string(query.empty() ? "" : "&") + "attempt=" + std::to_string(attempt);
+  if (tail >= 0)
+    query += std::string(query.empty() ? "" : "&") + "tailLines=" + std::to_string(tail);
+  std::string path = solti::ctl::ApiClient::path("tasks", ns, name) + "/log";
+  if (!query.empty()) path += "?" + query;
+  solti::ctl::ApiClient client(connection);
+  solti::Status s = client.stream(path, [](std::string_view data) {
+    std::cout.write(data.data(), std::streamsize(data.size()));
+    std::cout.flush();
+  });
+  if (!s.ok()) {
+    print_error(client, s);
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -271,6 +293,16 @@ int main(int argc, char** argv) {
   apply->add_option("--dry-run", dry_run, "server: validate and show the result without saving")
       ->check(CLI::IsMember({"none", "server"}));
 
+  std::string log_task;
+  bool follow = false;
+  int64_t log_attempt = 0, tail = -1;
+  auto* logs = app.add_subcommand("logs", "Print the log of a Task's attempt");
+  logs->add_option("task", log_task, "Task name")->required();
+  logs->add_flag("-f,--follow", follow, "Stream the log until the attempt ends");
+  logs->add_option("--attempt", log_attempt, "Attempt of the current generation (default: latest)")
+      ->check(CLI::PositiveNumber);
+  logs->add_option("--tail", tail, "Only the last N lines")->check(CLI::NonNegativeNumber);
+
   std::string resource, name, selector, output;
   bool all_namespaces = false;
   auto* get = app.add_subcommand("get", "Show Tasks or TaskRuns");
@@ -288,6 +320,8 @@ int main(int argc, char** argv) {
   }
 
   if (*validate) return run_validate(paths, recursive);
+  if (*logs)
+    return run_logs(connection, log_task, ns.empty() ? "default" : ns, follow, log_attempt, tail);
   if (*apply) return run_apply(connection, apply_paths, apply_recursive, ns, dry_run == "server");
   if (*get) {
     return run_get(connection, resource, name, ns.empty() ? "default" : ns, all_namespaces,

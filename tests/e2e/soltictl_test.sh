@@ -41,6 +41,13 @@ expect "get -l selects by label" 0 "^task.solti.io/one$" -- s get tasks -l suite
 expect "get -o yaml shows the spec" 0 "args:" -- s get task one -o yaml
 expect "the changed spec ran" 0 "\"observedGeneration\": 2" -- s get task one -o json
 expect "get taskruns by task" 0 "one-2-1 +one +2 +1 +Succeeded" -- s get tkr -l solti.io/task=one
+expect "logs prints the attempt's output" 0 "^changed$" -- s logs one
+printf 'apiVersion: solti.io/v1\nkind: Task\nmetadata: {name: ticker}\nspec:\n  timeout: 20s\n  subprocess:\n    script: {runtime: sh, body: "for i in 1 2 3; do echo tick $i; sleep 0.3; done"}\n' |
+  s apply -f - >/dev/null
+for _ in $(seq 100); do s get task ticker | grep -q Running && break; sleep 0.05; done
+expect "logs -f follows until the attempt ends" 0 "tick 1.*tick 2.*tick 3" -- bash -c "'$soltictl' logs -f ticker | tr '\n' ' '"
+expect "logs --tail" 0 "^tick 3$" -- s logs ticker --tail 1
+expect "logs of an attempt that never ran" 1 "attempt 7 of task \"ticker\" does not exist" -- s logs ticker --attempt 7
 expect "unknown resource type" 1 "doesn't have a resource type" -- s get pods
 expect "bad output format is a usage error" 2 "unsupported output format" -- s get tasks -o toml
 expect "an unreachable server is named" 1 "cannot reach http://127.0.0.1:1" -- \
