@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
                  "age only while younger than this)");
   app.add_option("--housekeeping-interval", housekeeping_seconds,
                  "Seconds between runs of the TaskRun sweep and the log clean-up");
+  size_t max_parallel = 0;
+  app.add_option("--max-parallel", max_parallel,
+                 "Attempts that may run at once across all Tasks (0: no limit); the rest wait "
+                 "Pending with reason WaitingForCapacity");
   bool no_reconciler = false;
   app.add_flag("--no-reconciler", no_reconciler,
                "Serve the API only: run no Tasks (another soltid or agent runs them)");
@@ -216,6 +220,7 @@ int main(int argc, char** argv) {
   solti::DefaultRandomSource random;
   solti::reconciler::ControllerOptions controller_options;
   controller_options.logs_dir = logs_dir;
+  controller_options.max_parallel = max_parallel;
   controller_options.runner_env.push_back({std::string(solti::runners::kInstanceEnv), instance});
   solti::reconciler::Controller controller(*server.registry("tasks"), *server.registry("taskruns"),
                                            solti::system_clock(), loop, router, random,

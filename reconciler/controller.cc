@@ -291,6 +291,13 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
   const bool reserved_for_other = !slot.next.empty() && !reserved_for_me;
   const bool queued_ahead = !slot.queue.empty() && slot.queue.begin()->second != key;
   if (!owned_by_other && (reserved_for_me || (!reserved_for_other && !queued_ahead))) {
+    if (options_.max_parallel > 0 && active_.size() >= options_.max_parallel) {
+      capacity_waiters_.insert(key);
+      return settle(TaskPhase::kPending, reason::kWaitingForCapacity,
+                    "waiting for one of the " + std::to_string(options_.max_parallel) +
+                        " running attempts (--max-parallel) to end");
+    }
+    capacity_waiters_.erase(key);
     if (reserved_for_me) slot.next.clear();
     leave_slots(key);
     slots_[sk].owner = key;
@@ -462,6 +469,8 @@ void Controller::forget_attempt(const std::string& key) {
   if (!it->second->result) --running_;
   active_.erase(it);
   release_slot(slot, key);
+  for (const auto& waiter : capacity_waiters_) queue_.add(waiter);
+  capacity_waiters_.clear();
 }
 
 // --- writes --------------------------------------------------------------------

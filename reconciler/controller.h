@@ -46,8 +46,10 @@ inline constexpr std::string_view kTaskUidLabel = "solti.io/task-uid";
 struct ControllerOptions {
   std::filesystem::path logs_dir;  // attempt logs: <logs_dir>/<ns>/<task>/<gen>-<attempt>.log
   size_t log_limit_bytes = 10 * 1024 * 1024;
-  size_t run_history_limit = 50;   // TaskRuns kept per Task
-  std::vector<EnvVar> runner_env;  // added to every attempt's environment, winning clashes
+  size_t run_history_limit = 50;  // TaskRuns kept per Task
+  std::vector<EnvVar> runner_env;
+  size_t max_parallel = 0;  // attempts running at once across all Tasks; 0: no limit  // added to
+                            // every attempt's environment, winning clashes
   std::string field_manager = "solti-reconciler";
 };
 
@@ -127,7 +129,8 @@ class Controller {
   // Loop-thread state.
   std::map<std::string, std::unique_ptr<ActiveAttempt>> active_;
   std::map<std::string, Slot> slots_;
-  std::set<std::string> displaced_;  // queued Replace newcomers a later Replace displaced
+  std::set<std::string> displaced_;         // queued Replace newcomers a later Replace displaced
+  std::set<std::string> capacity_waiters_;  // admitted, waiting for max_parallel room
   std::atomic<size_t> running_{0};
 };
 

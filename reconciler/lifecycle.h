@@ -23,6 +23,7 @@ inline constexpr std::string_view kQueued = "Queued";
 inline constexpr std::string_view kQueueFull = "QueueFull";
 inline constexpr std::string_view kSlotBusy = "SlotBusy";
 inline constexpr std::string_view kWaitingForSlot = "WaitingForSlot";
+inline constexpr std::string_view kWaitingForCapacity = "WaitingForCapacity";
 inline constexpr std::string_view kSupersededByReplace = "SupersededByReplace";
 inline constexpr std::string_view kSuspended = "Suspended";
 inline constexpr std::string_view kSpecChanged = "SpecChanged";

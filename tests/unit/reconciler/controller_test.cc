@@ -90,9 +90,10 @@ class ControllerTest : public store::testing::StoreFixture {
 
   void TearDown() override { controller_.reset(); }
 
-  void start_controller() {
+  void start_controller(size_t max_parallel = 0) {
     controller_.reset();
     ControllerOptions options;
+    options.max_parallel = max_parallel;
     options.logs_dir = std::filesystem::path(dir_) / "logs";
     options.run_history_limit = 5;
     controller_ =
@@ -476,6 +477,23 @@ TEST_F(ControllerTest, RunHistoryKeepsTheNewestRuns) {
   EXPECT_EQ(run_count("chatty"), 5u);  // the limit set in start_controller()
   EXPECT_FALSE(run("chatty-1-1").has_value());
   EXPECT_TRUE(run("chatty-1-9").has_value());
+}
+
+TEST_F(ControllerTest, MaxParallelHoldsAttemptsBeyondTheLimit) {
+  start_controller(2);
+  create("p1", {});
+  create("p2", {});
+  create("p3", {});
+  settle();
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(controller_->running_attempts(), 2u);
+  Task waiting = task("p3");
+  EXPECT_EQ(waiting.status.phase, TaskPhase::kPending);
+  EXPECT_EQ(waiting.status.reason, "WaitingForCapacity");
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 3u);
+  EXPECT_EQ(runner_->started[2]->request.id, "default/p3@1#1");
 }
 
 TEST_F(ControllerTest, NoMatchingRunnerStallsPending) {
