@@ -156,6 +156,8 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
     if (got.status().code() != StatusCode::kNotFound) return got.status();
     // Gone without our finalizer (it was removed by hand): stop what runs.
     leave_slots(key);
+    displaced_.erase(key);
+    capacity_waiters_.erase(key);
     if (active && !active->result) {
       cancel(*active, reason::kDeleted);
       return Requeue{};
@@ -209,12 +211,10 @@ Result<Controller::Requeue> Controller::reconcile_live(const std::string& key, J
 
   const Timestamp now = clock_.now();
   const int64_t generation = task.metadata.generation;
-  if (task.status.observed_generation != generation) {
-    std::vector<Condition> previous = std::move(task.status.conditions);
-    task.status = fresh_status(generation);
-    task.status.conditions = std::move(previous);
-  } else if (task.status.phase == TaskPhase::kRunning) {
+  if (task.status.phase == TaskPhase::kRunning && task.status.attempt > 0) {
     // Running in the store but not here: soltid stopped during the attempt.
+    // Its TaskRun is closed whatever happens next, even when the spec
+    // changed meanwhile.
     runners::AttemptResult lost;
     lost.outcome = runners::Outcome::kFailed;
     lost.reason = std::string(reason::kAgentRestarted);
@@ -227,9 +227,25 @@ Result<Controller::Requeue> Controller::reconcile_live(const std::string& key, J
     run.reason = lost.reason;
     run.message = lost.message;
     run.runner = task.status.runner;
-    if (Status s = put_task_run(task, generation, task.status.attempt, std::move(run)); !s.ok())
-      return s;
-    task.status = status_after_attempt(task, lost, "", now, random_);
+    // A run this process already closed (its outcome is recorded, the status
+    // of an older generation is not) keeps what it says.
+    auto recorded = task_runs_.get(
+        task.metadata.namespace_,
+        task_run_name(task.metadata.name, task.status.observed_generation, task.status.attempt));
+    const bool still_open = !recorded.ok() || (*recorded)["status"].value("phase", "") == "Running";
+    if (still_open) {
+      if (Status s = put_task_run(task, task.status.observed_generation, task.status.attempt,
+                                  std::move(run));
+          !s.ok())
+        return s;
+    }
+    if (task.status.observed_generation == generation)
+      task.status = status_after_attempt(task, lost, "", now, random_);
+  }
+  if (task.status.observed_generation != generation) {
+    std::vector<Condition> previous = std::move(task.status.conditions);
+    task.status = fresh_status(generation);
+    task.status.conditions = std::move(previous);
   }
 
   if (effective_suspend(task.spec)) {

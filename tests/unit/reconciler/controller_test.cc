@@ -467,6 +467,21 @@ TEST_F(ControllerTest, AttemptsLeftRunningByAnEarlierSoltidAreAgentRestarted) {
   EXPECT_EQ(task("interrupted").status.phase, TaskPhase::kRunning);
 }
 
+TEST_F(ControllerTest, ARunInterruptedByARestartIsClosedEvenAfterASpecChange) {
+  create("moved-on", {});
+  settle();
+  start_controller();  // the attempt of generation 1 never reports
+  patch_spec("moved-on", {{"subprocess", {{"command", "/bin/echo"}}}});
+  settle();
+  auto old_run = run("moved-on-1-1");
+  EXPECT_EQ(old_run->status.phase, TaskPhase::kFailed);
+  EXPECT_EQ(old_run->status.reason, "AgentRestarted");
+  Task t = task("moved-on");
+  EXPECT_EQ(t.status.observed_generation, 2);
+  EXPECT_EQ(t.status.phase, TaskPhase::kRunning);
+  EXPECT_EQ(t.status.attempt, 1);
+}
+
 TEST_F(ControllerTest, RunHistoryKeepsTheNewestRuns) {
   create("chatty", {{"restartPolicy", "Always"}});
   settle();
