@@ -9,7 +9,10 @@
 namespace solti::api {
 namespace {
 
-constexpr int kMaxConflictRetries = 16;
+// Retries of a write that lost a compare-and-swap race. Every loss means
+// another write succeeded, so this bounds only how long one writer can be
+// outrun; 16 was exceeded by 8 writers racing on one object.
+constexpr int kMaxConflictRetries = 1000;
 
 Json parse(const std::string& text) { return Json::parse(text, nullptr, false); }
 
@@ -373,9 +376,9 @@ Result<WriteResult> Registry::write_update(
       }
       if (written.status().code() != StatusCode::kConflict) return written.status();
     }
-    // Lost a race with another writer: with the user's resourceVersion that
-    // is a conflict for them; without one, try again on the new state.
-    if (!requested_rv.empty()) return conflict(name);
+    // Lost a race with another writer: try again on the new state. A
+    // resourceVersion the user sent no longer matches it (409 above); one a
+    // patch or apply took over from the live object is taken again.
   }
   return conflict(name);
 }
