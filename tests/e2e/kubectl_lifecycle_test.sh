@@ -33,10 +33,11 @@ expect "its three attempts are TaskRuns" 0 "flaky-fetch-1-3" -- k get taskruns -
 [ "$(k get taskruns -l solti.io/task=flaky-fetch -o name | wc -l)" = 3 ] &&
   ok "exactly three TaskRuns" || fail "TaskRuns: $(k get taskruns -l solti.io/task=flaky-fetch -o name)"
 expect "get shows the columns" 0 "hello +hello +Succeeded +1 +0" -- k get tasks
-expect "the second queued step ran after the first" 0 "^true$" -- bash -c "
-  a=\$('$kubectl' get task migrate-step-1 -o jsonpath='{.status.completionTime}')
-  b=\$('$kubectl' get task migrate-step-2 -o jsonpath='{.status.startTime}')
-  [[ \"\$b\" > \"\$a\" || \"\$b\" == \"\$a\" ]] && echo true || echo \"false: \$a \$b\""
+ms() { date -d "$1" +%s%3N; }  # RFC 3339 → epoch ms (the text drops trailing zeros)
+done1=$(ms "$(k get task migrate-step-1 -o jsonpath='{.status.completionTime}')")
+start2=$(ms "$(k get task migrate-step-2 -o jsonpath='{.status.startTime}')")
+[ "$start2" -ge "$done1" ] && ok "the second queued step ran after the first" ||
+  fail "migrate-step-2 started at $start2, before step 1 completed at $done1"
 expect "the periodic task ran" 0 "^(Running|Succeeded)$" -- k get task heartbeat -o jsonpath='{.status.phase}'
 expect "a kind without a runner here is stalled" 0 "^NoRunner$" -- \
   k get task container-hello -o jsonpath='{.status.reason}'
