@@ -1,6 +1,8 @@
 #include "kubectl-like/api_client.h"
 
 #include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 namespace solti::ctl {
 namespace {
@@ -36,6 +38,19 @@ StatusCode code_for_http(int status) {
   }
 }
 
+// An OpenSSL certificate store holding every certificate of a PEM bundle;
+// cpp-httplib takes ownership.
+X509_STORE* ca_store(const std::string& pem) {
+  X509_STORE* store = X509_STORE_new();
+  BIO* bio = BIO_new_mem_buf(pem.data(), int(pem.size()));
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+  }
+  BIO_free(bio);
+  return store;
+}
+
 }  // namespace
 
 ApiClient::ApiClient(const Connection& connection)
@@ -44,6 +59,7 @@ ApiClient::ApiClient(const Connection& connection)
   client_->set_read_timeout(std::chrono::seconds(60));
   if (!connection.token.empty()) client_->set_bearer_token_auth(connection.token);
   if (!connection.ca_file.empty()) client_->set_ca_cert_path(connection.ca_file.c_str());
+  if (!connection.ca_pem.empty()) client_->set_ca_cert_store(ca_store(connection.ca_pem));
 }
 
 ApiClient::~ApiClient() = default;

@@ -22,6 +22,7 @@ struct Connection {
   std::string server = "http://127.0.0.1:6443";
   std::string token;
   std::string ca_file;  // PEM bundle to verify an https server with
+  std::string ca_pem;   // or the bundle itself (kubeconfig certificate-authority-data)
 };
 
 class ApiClient {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "kubectl-like/api_client.h"
+#include "kubectl-like/kubeconfig.h"
 #include "kubectl-like/manifest_source.h"
 #include "model/manifest.h"
 #include "model/yaml.h"
@@ -90,8 +91,8 @@ std::string query_escape(const std::string& text) {
 
 // Server-side apply of every Task in the manifests, as kubectl apply
 // --server-side prints it: "task.solti.io/NAME created|configured|unchanged".
-int run_apply(const solti::ctl::Connection& connection, const std::vector<std::string>& paths,
-              bool recursive, const std::string& namespace_flag, bool dry_run) {
+int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& paths,
+              bool recursive, bool dry_run) {
   // Nothing is sent when any manifest is invalid, so a broken file never
   // leaves half an apply behind.
   auto loaded = load_manifests(paths, recursive);
@@ -103,13 +104,12 @@ int run_apply(const solti::ctl::Connection& connection, const std::vector<std::s
               << "\n";
     return 1;
   }
-  solti::ctl::ApiClient client(connection);
+  solti::ctl::ApiClient client(target.connection);
   int failures = 0;
   for (const auto& [file, manifest] : loaded->manifests) {
     const solti::Task& task = manifest.task;
-    const std::string ns = !task.metadata.namespace_.empty() ? task.metadata.namespace_
-                           : !namespace_flag.empty()         ? namespace_flag
-                                                             : "default";
+    const std::string ns =
+        task.metadata.namespace_.empty() ? target.namespace_ : task.metadata.namespace_;
     const std::string path = solti::ctl::ApiClient::path("tasks", ns, task.metadata.name);
     auto before = client.get(path);
     bool created = false;
@@ -194,18 +194,17 @@ void print_table(const solti::Json& table, bool wide, bool with_namespace) {
   }
 }
 
-int run_get(const solti::ctl::Connection& connection, const std::string& resource,
-            const std::string& name, std::string ns, bool all_namespaces,
-            const std::string& selector, const std::string& output) {
+int run_get(const solti::ctl::Target& target, const std::string& resource, const std::string& name,
+            bool all_namespaces, const std::string& selector, const std::string& output) {
   const std::string plural = plural_of(resource);
   if (plural.empty()) {
     std::cerr << "error: the server doesn't have a resource type \"" << resource << "\"\n";
     return 1;
   }
-  if (all_namespaces) ns.clear();
-  std::string path = solti::ctl::ApiClient::path(plural, ns, name);
+  std::string path =
+      solti::ctl::ApiClient::path(plural, all_namespaces ? "" : target.namespace_, name);
   if (name.empty() && !selector.empty()) path += "?labelSelector=" + query_escape(selector);
-  solti::ctl::ApiClient client(connection);
+  solti::ctl::ApiClient client(target.connection);
   if (output.empty() || output == "wide") {
     auto table = client.get_table(path);
     if (!table.ok()) {
@@ -238,16 +237,16 @@ int run_get(const solti::ctl::Connection& connection, const std::string& resourc
 }
 
 // The attempt's log, streamed with -f until the attempt ends.
-int run_logs(const solti::ctl::Connection& connection, const std::string& name,
-             const std::string& ns, bool follow, int64_t attempt, int64_t tail) {
+int run_logs(const solti::ctl::Target& target, const std::string& name, bool follow,
+             int64_t attempt, int64_t tail) {
   std::string query = follow ? "follow=true" : "";
   if (attempt > 0)
     query += std::string(query.empty() ? "" : "&") + "attempt=" + std::to_string(attempt);
   if (tail >= 0)
     query += std::string(query.empty() ? "" : "&") + "tailLines=" + std::to_string(tail);
-  std::string path = solti::ctl::ApiClient::path("tasks", ns, name) + "/log";
+  std::string path = solti::ctl::ApiClient::path("tasks", target.namespace_, name) + "/log";
   if (!query.empty()) path += "?" + query;
-  solti::ctl::ApiClient client(connection);
+  solti::ctl::ApiClient client(target.connection);
   solti::Status s = client.stream(path, [](std::string_view data) {
     std::cout.write(data.data(), std::streamsize(data.size()));
     std::cout.flush();
@@ -264,6 +263,7 @@ int run_logs(const solti::ctl::Connection& connection, const std::string& name,
 int main(int argc, char** argv) {
   CLI::App app{"soltictl: the command-line client for Solti"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags (-n, --server, ...) may follow the verb, as in kubectl
 
   std::vector<std::string> paths;
   bool recursive = false;
@@ -273,15 +273,17 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the client version");
 
-  solti::ctl::Connection connection;
-  if (const char* server = std::getenv("SOLTI_SERVER")) connection.server = server;
-  app.add_option("--server,-s", connection.server,
-                 "URL of the Solti API server (default $SOLTI_SERVER or http://127.0.0.1:6443)");
-  app.add_option("--token", connection.token, "Bearer token for the API server");
-  app.add_option("--certificate-authority", connection.ca_file,
+  solti::ctl::ConnectionFlags flags;
+  app.add_option("--server,-s", flags.server,
+                 "URL of the API server (else $SOLTI_SERVER, else the kubeconfig's)");
+  app.add_option("--token", flags.token, "Bearer token for the API server");
+  app.add_option("--certificate-authority", flags.ca_file,
                  "PEM file with the CA that signed the server's certificate");
-  std::string ns;
-  app.add_option("-n,--namespace", ns, "Namespace (default: the manifest's, else default)");
+  app.add_option("--kubeconfig", flags.kubeconfig,
+                 "kubeconfig file (else $KUBECONFIG, else ~/.kube/config)");
+  app.add_option("--context", flags.context, "kubeconfig context (else its current-context)");
+  app.add_option("-n,--namespace", flags.namespace_,
+                 "Namespace (else the context's, else default; a manifest's own wins)");
 
   std::vector<std::string> apply_paths;
   bool apply_recursive = false;
@@ -320,13 +322,17 @@ int main(int argc, char** argv) {
   }
 
   if (*validate) return run_validate(paths, recursive);
-  if (*logs)
-    return run_logs(connection, log_task, ns.empty() ? "default" : ns, follow, log_attempt, tail);
-  if (*apply) return run_apply(connection, apply_paths, apply_recursive, ns, dry_run == "server");
-  if (*get) {
-    return run_get(connection, resource, name, ns.empty() ? "default" : ns, all_namespaces,
-                   selector, output);
+  if (app.got_subcommand("version")) {
+    std::cout << "soltictl " << SOLTI_VERSION << "\n";
+    return 0;
   }
-  std::cout << "soltictl " << SOLTI_VERSION << "\n";
+  auto target = solti::ctl::resolve_target(flags);
+  if (!target.ok()) {
+    std::cerr << "error: " << target.status().message() << "\n";
+    return 1;
+  }
+  if (*logs) return run_logs(*target, log_task, follow, log_attempt, tail);
+  if (*apply) return run_apply(*target, apply_paths, apply_recursive, dry_run == "server");
+  if (*get) return run_get(*target, resource, name, all_namespaces, selector, output);
   return 0;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end: TLS, bearer tokens and the namespace policy, with the stock
 # kubectl using a CA bundle (kubectl sends tokens only over TLS).
-# Usage: kubectl_auth_test.sh SOLTID
+# soltictl reads the same kubeconfigs. Usage: kubectl_auth_test.sh SOLTID SOLTICTL
 set -uo pipefail
 soltid=$1
+soltictl=$2
 kubectl=${KUBECTL:-/usr/bin/kubectl}
 tmp=$(mktemp -d)
 export HOME=$tmp/home
@@ -68,5 +69,18 @@ expect "the admins group may read metrics" 0 "solti_store_revision" -- curl -s -
 expect "readyz stays open for probes" 0 "^ok$" -- curl -s --cacert "$tmp/cert.pem" "$url/readyz"
 expect "plain HTTP is refused on the TLS port" 0 "^000$" -- bash -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/version; true"
 expect "an untrusted client sees a certificate error" 60 "" -- curl -s "$url/version"
+
+# soltictl: the context's server, CA, token and namespace.
+expect "soltictl uses the kubeconfig context" 0 "^t +t +" -- env KUBECONFIG="$tmp/alice" "$soltictl" get tasks
+expect "soltictl is forbidden where kubectl is" 1 "Error from server \(Forbidden\)" -- \
+  env KUBECONFIG="$tmp/alice" "$soltictl" get tasks -n team-b
+expect "soltictl with a wrong token is Unauthorized" 1 "Error from server \(Unauthorized\)" -- \
+  env KUBECONFIG="$tmp/stranger" "$soltictl" get tasks
+sed "s|certificate-authority: \"$tmp/cert.pem\"|certificate-authority-data: $(base64 -w0 "$tmp/cert.pem")|" \
+  "$tmp/admin" >"$tmp/admin-inline"
+expect "soltictl takes inline CA data" 0 "team-a +t +t " -- \
+  "$soltictl" --kubeconfig "$tmp/admin-inline" get tasks -A
+expect "soltictl names a missing context" 1 'context "nope" does not exist' -- \
+  env KUBECONFIG="$tmp/alice" "$soltictl" --context nope get tasks
 
 finish
