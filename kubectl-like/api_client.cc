@@ -38,6 +38,8 @@ StatusCode code_for_http(int status) {
   }
 }
 
+constexpr const char* kTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+
 // An OpenSSL certificate store holding every certificate of a PEM bundle;
 // cpp-httplib takes ownership.
 X509_STORE* ca_store(const std::string& pem) {
@@ -98,8 +100,7 @@ Result<Json> ApiClient::get(const std::string& path) {
 }
 
 Result<Json> ApiClient::get_table(const std::string& path) {
-  httplib::Headers headers = {
-      {"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}};
+  httplib::Headers headers = {{"Accept", kTableAccept}};
   return reply("GET " + path, client_->Get(path, headers));
 }
 
@@ -112,27 +113,41 @@ Result<Json> ApiClient::apply(const std::string& path, const Json& object,
   return reply("PATCH " + path, r);
 }
 
+Result<Json> ApiClient::merge_patch(const std::string& path, const Json& patch,
+                                    const std::string& field_manager) {
+  return reply("PATCH " + path, client_->Patch(path + "?fieldManager=" + field_manager,
+                                               patch.dump(), "application/merge-patch+json"));
+}
+
+Result<Json> ApiClient::remove(const std::string& path) {
+  return reply("DELETE " + path, client_->Delete(path));
+}
+
 Status ApiClient::stream(const std::string& path,
-                         const std::function<void(std::string_view)>& sink) {
+                         const std::function<bool(std::string_view)>& sink, bool table) {
   int status = 0;
+  bool stopped = false;  // by the sink: not an error
   std::string error_body;
   client_->set_read_timeout(std::chrono::hours(24));  // a followed log may be quiet for long
+  httplib::Headers headers;
+  if (table) headers.emplace("Accept", kTableAccept);
   auto r = client_->Get(
-      path, httplib::Headers{},
+      path, headers,
       [&](const httplib::Response& response) {
         status = response.status;
         return true;
       },
       [&](const char* data, size_t length) {
         if (status >= 200 && status < 300) {
-          sink(std::string_view(data, length));
+          stopped = !sink(std::string_view(data, length));
+          return !stopped;
         } else {
           error_body.append(data, length);
         }
         return true;
       });
   client_->set_read_timeout(std::chrono::seconds(60));
-  if (r && r->status >= 200 && r->status < 300) {
+  if (stopped || (r && r->status >= 200 && r->status < 300)) {
     reached_server_ = true;
     return Status::Ok();
   }

@@ -39,15 +39,20 @@ class ApiClient {
   Result<Json> get_table(const std::string& path);
   // Server-side apply of `object` as `field_manager`; `created` tells
   // whether the object is new.
+  Result<Json> apply(const std::string& path, const Json& object, const std::string& field_manager,
+                     bool dry_run, bool& created);
+  // A JSON merge patch as `field_manager`.
+  Result<Json> merge_patch(const std::string& path, const Json& patch,
+                           const std::string& field_manager);
+  Result<Json> remove(const std::string& path);
   // GETs `path` and hands each piece of a 2xx body to `sink` as it
-  // arrives (streamed logs); an error reply becomes its Status.
-  Status stream(const std::string& path, const std::function<void(std::string_view)>& sink);
+  // arrives (logs, watches; `table` asks for Table rows); an error reply
+  // becomes its Status. `sink` returns false to stop early.
+  Status stream(const std::string& path, const std::function<bool(std::string_view)>& sink,
+                bool table = false);
 
   // Whether the last request got an HTTP reply (false: no connection).
   bool reached_server() const { return reached_server_; }
-
-  Result<Json> apply(const std::string& path, const Json& object, const std::string& field_manager,
-                     bool dry_run, bool& created);
 
  private:
   // The reply's JSON, or its Status message as an error.

@@ -4,11 +4,15 @@
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "kubectl-like/api_client.h"
 #include "kubectl-like/kubeconfig.h"
 #include "kubectl-like/manifest_source.h"
+#include "model/clock.h"
 #include "model/manifest.h"
 #include "model/yaml.h"
 
@@ -160,42 +164,93 @@ std::string cell_text(const solti::Json& cell) {
 
 // The server's Table as kubectl prints it: upper-case headers, columns
 // padded to their widest cell, priority > 0 columns only with -o wide.
-void print_table(const solti::Json& table, bool wide, bool with_namespace) {
-  std::vector<size_t> shown;
-  std::vector<std::vector<std::string>> lines(1);
-  if (with_namespace) lines[0].push_back("NAMESPACE");
-  const auto& columns = table["columnDefinitions"];
-  for (size_t i = 0; i < columns.size(); ++i) {
-    if (!wide && columns[i].value("priority", 0) > 0) continue;
-    shown.push_back(i);
-    std::string name = columns[i]["name"];
-    for (auto& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
-    lines[0].push_back(name);
+// Rows that arrive later (get -w) keep the widths of the first table.
+class TableView {
+ public:
+  TableView(const solti::Json& table, bool wide, bool with_namespace)
+      : with_namespace_(with_namespace) {
+    if (with_namespace) header_.push_back("NAMESPACE");
+    const auto& columns = table["columnDefinitions"];
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (!wide && columns[i].value("priority", 0) > 0) continue;
+      shown_.push_back(i);
+      std::string name = columns[i]["name"];
+      for (auto& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
+      header_.push_back(name);
+    }
+    width_.assign(header_.size(), 0);
+    fit(header_);
   }
-  for (const auto& row : table["rows"]) {
+
+  std::vector<std::string> cells(const solti::Json& row) const {
     std::vector<std::string> line;
-    if (with_namespace) line.push_back(row["object"]["metadata"].value("namespace", ""));
-    for (size_t i : shown) line.push_back(cell_text(row["cells"][i]));
-    lines.push_back(std::move(line));
+    if (with_namespace_) line.push_back(row["object"]["metadata"].value("namespace", ""));
+    for (size_t i : shown_) line.push_back(cell_text(row["cells"][i]));
+    return line;
   }
-  if (lines.size() == 1) {
-    std::cerr << "No resources found\n";
-    return;
+
+  // Prints the header and the table's rows; false when it has none.
+  bool print_all(const solti::Json& table) {
+    std::vector<std::vector<std::string>> lines;
+    for (const auto& row : table["rows"]) lines.push_back(cells(row));
+    for (const auto& line : lines) fit(line);
+    if (lines.empty()) return false;
+    print(header_);
+    for (const auto& line : lines) print(line);
+    return true;
   }
-  std::vector<size_t> width(lines[0].size(), 0);
-  for (const auto& line : lines)
-    for (size_t i = 0; i < line.size(); ++i) width[i] = std::max(width[i], line[i].size());
-  for (const auto& line : lines) {
+
+  void print(const std::vector<std::string>& line) const {
     for (size_t i = 0; i < line.size(); ++i) {
       std::cout << line[i];
-      if (i + 1 < line.size()) std::cout << std::string(width[i] - line[i].size() + 3, ' ');
+      if (i + 1 < line.size())
+        std::cout << std::string(std::max(width_[i], line[i].size()) - line[i].size() + 3, ' ');
     }
-    std::cout << "\n";
+    std::cout << std::endl;
   }
+
+ private:
+  void fit(const std::vector<std::string>& line) {
+    for (size_t i = 0; i < line.size() && i < width_.size(); ++i)
+      width_[i] = std::max(width_[i], line[i].size());
+  }
+
+  bool with_namespace_;
+  std::vector<size_t> shown_;
+  std::vector<std::string> header_;
+  std::vector<size_t> width_;
+};
+
+// get -w: after the table, every change as a row, from the table's
+// resourceVersion on (so nothing between the two is missed).
+solti::Status watch_rows(solti::ctl::ApiClient& client, const std::string& path,
+                         const std::string& resource_version, const TableView& view) {
+  std::string pending;
+  const std::string sep = path.find('?') == std::string::npos ? "?" : "&";
+  return client.stream(
+      path + sep + "watch=true&resourceVersion=" + resource_version,
+      [&](std::string_view data) {
+        pending.append(data);
+        for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+          const solti::Json event = solti::Json::parse(pending.substr(0, nl), nullptr, false);
+          pending.erase(0, nl + 1);
+          if (!event.is_object() || !event.contains("object")) continue;
+          const solti::Json& object = event["object"];
+          if (event.value("type", "") == "ERROR") {
+            std::cerr << "error: " << object.value("message", "the watch ended") << "\n";
+            return false;
+          }
+          if (object.contains("rows"))
+            for (const auto& row : object["rows"]) view.print(view.cells(row));
+        }
+        return true;
+      },
+      true);
 }
 
 int run_get(const solti::ctl::Target& target, const std::string& resource, const std::string& name,
-            bool all_namespaces, const std::string& selector, const std::string& output) {
+            bool all_namespaces, const std::string& selector, const std::string& output,
+            bool watch) {
   const std::string plural = plural_of(resource);
   if (plural.empty()) {
     std::cerr << "error: the server doesn't have a resource type \"" << resource << "\"\n";
@@ -211,7 +266,21 @@ int run_get(const solti::ctl::Target& target, const std::string& resource, const
       print_error(client, table.status());
       return 1;
     }
-    print_table(*table, output == "wide", all_namespaces);
+    TableView view(*table, output == "wide", all_namespaces);
+    if (!view.print_all(*table) && !watch) std::cerr << "No resources found\n";
+    if (!watch) return 0;
+    const std::string rv =
+        table->value("metadata", solti::Json::object()).value("resourceVersion", "");
+    // One object is watched through its collection, as kubectl does.
+    const std::string watch_path =
+        name.empty()
+            ? path
+            : solti::ctl::ApiClient::path(plural, all_namespaces ? "" : target.namespace_) +
+                  "?fieldSelector=metadata.name%3D" + name;
+    if (solti::Status s = watch_rows(client, watch_path, rv, view); !s.ok()) {
+      print_error(client, s);
+      return 1;
+    }
     return 0;
   }
   auto object = client.get(path);
@@ -250,12 +319,163 @@ int run_logs(const solti::ctl::Target& target, const std::string& name, bool fol
   solti::Status s = client.stream(path, [](std::string_view data) {
     std::cout.write(data.data(), std::streamsize(data.size()));
     std::cout.flush();
+    return true;
   });
   if (!s.ok()) {
     print_error(client, s);
     return 1;
   }
   return 0;
+}
+
+// "task/NAME", "tasks/NAME" or "NAME" → NAME.
+std::string task_name_of(const std::string& ref) {
+  const size_t slash = ref.find('/');
+  return slash == std::string::npos ? ref : ref.substr(slash + 1);
+}
+
+std::string phase_of(const solti::Json& task) {
+  return task.value("status", solti::Json::object()).value("phase", "");
+}
+
+// Deletes the named Tasks (or those -l selects); with --wait, returns once
+// each is gone (the reconciler has stopped its attempt and removed its
+// TaskRuns first).
+int run_delete(const solti::ctl::Target& target, const std::vector<std::string>& refs,
+               const std::string& selector, bool wait, std::chrono::milliseconds timeout) {
+  solti::ctl::ApiClient client(target.connection);
+  std::vector<std::string> names;
+  for (const auto& ref : refs) names.push_back(task_name_of(ref));
+  if (!selector.empty()) {
+    auto list = client.get(solti::ctl::ApiClient::path("tasks", target.namespace_) +
+                           "?labelSelector=" + query_escape(selector));
+    if (!list.ok()) {
+      print_error(client, list.status());
+      return 1;
+    }
+    for (const auto& item : (*list)["items"]) names.push_back(item["metadata"]["name"]);
+    if (names.empty()) std::cerr << "No resources found\n";
+  }
+  int failures = 0;
+  std::vector<std::string> deleted;
+  for (const auto& name : names) {
+    auto removed = client.remove(solti::ctl::ApiClient::path("tasks", target.namespace_, name));
+    if (!removed.ok()) {
+      print_error(client, removed.status());
+      ++failures;
+      continue;
+    }
+    deleted.push_back(name);
+    if (!wait) std::cout << "task.solti.io \"" << name << "\" deleted\n";
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto& name : wait ? deleted : std::vector<std::string>{}) {
+    const std::string path = solti::ctl::ApiClient::path("tasks", target.namespace_, name);
+    while (true) {
+      auto got = client.get(path);
+      if (!got.ok() && got.status().code() == solti::StatusCode::kNotFound) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        std::cerr << "error: timed out waiting for task/" << name << " to be deleted\n";
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::cout << "task.solti.io \"" << name << "\" deleted\n";
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+// --for=phase=P or --for=condition=C[=True|False|Unknown] on the current
+// generation; a Task that ends in another terminal phase fails at once
+// rather than waiting out the timeout.
+int run_wait(const solti::ctl::Target& target, const std::vector<std::string>& refs,
+             const std::string& for_text, std::chrono::milliseconds timeout) {
+  const size_t eq = for_text.find('=');
+  const std::string kind = for_text.substr(0, eq);
+  std::string want = eq == std::string::npos ? "" : for_text.substr(eq + 1);
+  std::string want_status = "True";
+  if (kind == "condition") {
+    if (size_t eq2 = want.find('='); eq2 != std::string::npos) {
+      want_status = want.substr(eq2 + 1);
+      want = want.substr(0, eq2);
+    }
+  }
+  if ((kind != "phase" && kind != "condition") || want.empty()) {
+    std::cerr << "error: --for must be phase=PHASE or condition=TYPE[=STATUS], got \"" << for_text
+              << "\"\n";
+    return 2;
+  }
+  static const std::set<std::string> kTerminal = {"Succeeded", "Failed", "Timeout", "Canceled",
+                                                  "Exhausted"};
+  solti::ctl::ApiClient client(target.connection);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto& ref : refs) {
+    const std::string name = task_name_of(ref);
+    const std::string path = solti::ctl::ApiClient::path("tasks", target.namespace_, name);
+    while (true) {
+      auto task = client.get(path);
+      if (!task.ok()) {
+        print_error(client, task.status());
+        return 1;
+      }
+      const solti::Json status = task->value("status", solti::Json::object());
+      const bool current = status.value("observedGeneration", int64_t{0}) ==
+                           (*task)["metadata"].value("generation", int64_t{0});
+      bool met = false;
+      if (kind == "phase") {
+        met = current && phase_of(*task) == want;
+      } else {
+        for (const auto& c : status.value("conditions", solti::Json::array()))
+          met = met || (c.value("type", "") == want && c.value("status", "") == want_status &&
+                        c.value("observedGeneration", int64_t{0}) ==
+                            status.value("observedGeneration", int64_t{-1}));
+      }
+      if (met) {
+        std::cout << "task.solti.io/" << name << " condition met\n";
+        break;
+      }
+      const bool settled =
+          current && kTerminal.count(phase_of(*task)) && !status.contains("nextAttemptTime");
+      if (kind == "phase" && settled) {
+        std::cerr << "error: task/" << name << " ended " << phase_of(*task) << " ("
+                  << status.value("reason", "") << "), not " << want << "\n";
+        return 1;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        std::cerr << "error: timed out waiting for the condition on task/" << name << "\n";
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return 0;
+}
+
+// suspend, resume and rerun are declarative: each changes the spec (so the
+// change survives restarts and shows in diffs) and the reconciler acts on it.
+int run_spec_change(const solti::ctl::Target& target, const std::vector<std::string>& refs,
+                    const std::string& verb) {
+  solti::ctl::ApiClient client(target.connection);
+  int failures = 0;
+  for (const auto& ref : refs) {
+    const std::string name = task_name_of(ref);
+    solti::Json spec;
+    if (verb == "suspend") spec = {{"suspend", true}};
+    if (verb == "resume") spec = {{"suspend", false}};
+    if (verb == "rerun")
+      spec = {{"rerunToken", solti::format_rfc3339(solti::system_clock().now())}};
+    auto patched = client.merge_patch(solti::ctl::ApiClient::path("tasks", target.namespace_, name),
+                                      {{"spec", spec}}, "soltictl");
+    if (!patched.ok()) {
+      print_error(client, patched.status());
+      ++failures;
+      continue;
+    }
+    const char* done = verb == "suspend" ? "suspended" : verb == "resume" ? "resumed" : "rerun";
+    std::cout << "task.solti.io/" << name << " " << done << " (generation "
+              << (*patched)["metadata"].value("generation", int64_t{0}) << ")\n";
+  }
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -313,6 +533,38 @@ int main(int argc, char** argv) {
   get->add_option("-l,--selector", selector, "Label selector, e.g. app=web,tier!=db");
   get->add_option("-o,--output", output, "wide, json, yaml or name");
   get->add_flag("-A,--all-namespaces", all_namespaces, "Across every namespace");
+  bool watch = false;
+  get->add_flag("-w,--watch", watch, "After the table, print every change as it happens");
+
+  std::vector<std::string> delete_refs;
+  std::string delete_selector;
+  bool delete_wait = true;
+  double timeout_seconds = 300;
+  auto* del = app.add_subcommand("delete", "Delete Tasks (and, through them, their TaskRuns)");
+  del->add_option("tasks", delete_refs, "task/NAME or NAME ...");
+  del->add_option("-l,--selector", delete_selector, "Delete the Tasks this label selector selects");
+  del->add_flag("--wait", delete_wait,
+                "Return only once each Task is gone (default; --wait=false not)");
+  del->add_option("--timeout", timeout_seconds, "Seconds to wait (default 300)");
+
+  std::vector<std::string> wait_refs;
+  std::string wait_for;
+  auto* wait = app.add_subcommand("wait", "Wait for Tasks to reach a phase or condition");
+  wait->add_option("tasks", wait_refs, "task/NAME or NAME ...")->required();
+  wait->add_option("--for", wait_for, "phase=Succeeded or condition=Succeeded[=True]")->required();
+  wait->add_option("--timeout", timeout_seconds, "Seconds to wait (default 300)");
+
+  std::vector<std::string> change_refs;
+  std::map<std::string, CLI::App*> spec_verbs;
+  for (const char* verb : {"suspend", "resume", "rerun"}) {
+    const std::string help =
+        std::string(verb) == "suspend"
+            ? "Cancel the running attempt and start nothing new (spec.suspend: true)"
+        : std::string(verb) == "resume" ? "Let a suspended Task run again (spec.suspend: false)"
+                                        : "Run a Task again as a new generation (spec.rerunToken)";
+    spec_verbs[verb] = app.add_subcommand(verb, help);
+    spec_verbs[verb]->add_option("tasks", change_refs, "task/NAME or NAME ...")->required();
+  }
 
   try {
     app.parse(argc, argv);
@@ -333,6 +585,17 @@ int main(int argc, char** argv) {
   }
   if (*logs) return run_logs(*target, log_task, follow, log_attempt, tail);
   if (*apply) return run_apply(*target, apply_paths, apply_recursive, dry_run == "server");
-  if (*get) return run_get(*target, resource, name, all_namespaces, selector, output);
+  if (*get) return run_get(*target, resource, name, all_namespaces, selector, output, watch);
+  const auto timeout = std::chrono::milliseconds(int64_t(timeout_seconds * 1000));
+  if (*del) {
+    if (delete_refs.empty() == delete_selector.empty()) {
+      std::cerr << "error: name Tasks or give -l, not both or neither\n";
+      return 2;
+    }
+    return run_delete(*target, delete_refs, delete_selector, delete_wait, timeout);
+  }
+  if (*wait) return run_wait(*target, wait_refs, wait_for, timeout);
+  for (const auto& [verb, command] : spec_verbs)
+    if (*command) return run_spec_change(*target, change_refs, verb);
   return 0;
 }

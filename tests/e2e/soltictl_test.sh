@@ -48,6 +48,30 @@ for _ in $(seq 100); do s get task ticker | grep -q Running && break; sleep 0.05
 expect "logs -f follows until the attempt ends" 0 "tick 1.*tick 2.*tick 3" -- bash -c "'$soltictl' logs -f ticker | tr '\n' ' '"
 expect "logs --tail" 0 "^tick 3$" -- s logs ticker --tail 1
 expect "logs of an attempt that never ran" 1 "attempt 7 of task \"ticker\" does not exist" -- s logs ticker --attempt 7
+# get -w from before the changes below, so that it prints each of them.
+s get tasks -w >"$tmp/watch.out" 2>&1 &
+watcher=$!
+printf 'apiVersion: solti.io/v1\nkind: Task\nmetadata: {name: sleeper}\nspec:\n  timeout: 60s\n  subprocess: {command: sleep, args: ["30"]}\n' |
+  s apply -f - >/dev/null
+expect "wait for a phase" 0 "task.solti.io/sleeper condition met" -- s wait task/sleeper --for=phase=Running --timeout 20
+expect "wait times out with a clear message" 1 "timed out waiting for the condition on task/sleeper" -- \
+  s wait sleeper --for=condition=Succeeded --timeout 0.5
+expect "suspend records it in the spec" 0 "task.solti.io/sleeper suspended \(generation 2\)" -- s suspend sleeper
+expect "a suspended Task is Canceled" 0 "condition met" -- s wait sleeper --for=phase=Canceled --timeout 20
+expect "waiting for another terminal phase fails at once" 1 "ended Canceled \(Suspended\), not Succeeded" -- \
+  s wait sleeper --for=phase=Succeeded --timeout 20
+expect "resume runs it again" 0 "resumed \(generation 3\)" -- s resume sleeper
+expect "and it runs" 0 "condition met" -- s wait sleeper --for=phase=Running --timeout 20
+expect "rerun starts a new generation" 0 "task.solti.io/one rerun \(generation 3\)" -- s rerun task/one
+expect "which runs again" 0 "condition met" -- s wait one --for=condition=Succeeded --timeout 20
+expect "delete --wait returns once it is gone" 0 'task.solti.io "sleeper" deleted' -- s delete sleeper --timeout 20
+expect "and it is gone" 1 "not found" -- s get task sleeper
+expect "delete -l" 0 'task.solti.io "two" deleted' -- s delete -l suite=ctl --wait=false
+expect "delete needs names or a selector" 2 "name Tasks or give -l" -- s delete
+kill "$watcher" 2>/dev/null
+expect "get -w printed the changes" 0 "sleeper +sleeper +Canceled" -- cat "$tmp/watch.out"
+expect "get -w printed the rerun" 0 "one +one +Running" -- cat "$tmp/watch.out"
+
 expect "unknown resource type" 1 "doesn't have a resource type" -- s get pods
 expect "bad output format is a usage error" 2 "unsupported output format" -- s get tasks -o toml
 expect "an unreachable server is named" 1 "cannot reach http://127.0.0.1:1" -- \
