@@ -1,10 +1,19 @@
 // soltictl: the kubectl-like client for Solti (DESIGN §8).
 // Exit codes: 0 ok, 1 failure, 2 usage.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -95,8 +104,53 @@ std::string query_escape(const std::string& text) {
 
 // Server-side apply of every Task in the manifests, as kubectl apply
 // --server-side prints it: "task.solti.io/NAME created|configured|unchanged".
+// kubectl's wording: "Error from server (Reason): ..." for the server's
+// refusals, "error: ..." for failures to reach it.
+void print_error(const solti::ctl::ApiClient& client, const solti::Status& status) {
+  if (client.reached_server()) {
+    std::cerr << "Error from server (" << solti::status_reason(status.code())
+              << "): " << status.message() << "\n";
+  } else {
+    std::cerr << "error: " << status.message() << "\n";
+  }
+}
+
+// One manifest's apply: its output line or its error line.
+struct ApplyOutcome {
+  bool ok = false;
+  std::string line;
+};
+
+ApplyOutcome apply_one(solti::ctl::ApiClient& client, const std::string& file,
+                       const solti::TaskManifest& manifest, const std::string& ns, bool dry_run) {
+  const std::string& name = manifest.task.metadata.name;
+  const std::string path = solti::ctl::ApiClient::path("tasks", ns, name);
+  auto before = client.get(path);
+  bool created = false;
+  auto applied = client.apply(path, manifest.object, "soltictl", dry_run, created);
+  if (!applied.ok()) {
+    return {false, file + ":" + std::to_string(manifest.start.line) +
+                       ": error: " + applied.status().message()};
+  }
+  // What the user declares, compared rather than resourceVersions: the
+  // reconciler writes status and finalizers in between.
+  const auto declared = [](const solti::Json& o) {
+    const solti::Json meta = o.value("metadata", solti::Json::object());
+    return solti::Json::array({o.value("spec", solti::Json()), meta.value("labels", solti::Json()),
+                               meta.value("annotations", solti::Json())});
+  };
+  const char* verb = created                                                  ? "created"
+                     : before.ok() && declared(*before) == declared(*applied) ? "unchanged"
+                                                                              : "configured";
+  return {true, "task.solti.io/" + name + " " + verb + (dry_run ? " (server dry run)" : "")};
+}
+
+// Server-side apply of every Task in the manifests, several at a time,
+// printed in file order as kubectl prints it; then, with --prune, deletes
+// the Tasks the selector selects in the applied namespaces that the
+// manifests no longer name.
 int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& paths,
-              bool recursive, bool dry_run) {
+              bool recursive, bool dry_run, const std::string& prune_selector) {
   // Nothing is sent when any manifest is invalid, so a broken file never
   // leaves half an apply behind.
   auto loaded = load_manifests(paths, recursive);
@@ -108,48 +162,75 @@ int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& 
               << "\n";
     return 1;
   }
-  solti::ctl::ApiClient client(target.connection);
+  const auto& manifests = loaded->manifests;
+  auto namespace_of = [&](const solti::TaskManifest& m) {
+    return m.task.metadata.namespace_.empty() ? target.namespace_ : m.task.metadata.namespace_;
+  };
+  std::vector<std::optional<ApplyOutcome>> outcomes(manifests.size());
+  std::mutex mu;
+  std::condition_variable ready;
+  std::atomic<size_t> next{0};
+  const size_t workers = std::min<size_t>(8, manifests.size());
+  std::vector<std::thread> pool;
+  for (size_t w = 0; w < workers; ++w) {
+    pool.emplace_back([&] {
+      solti::ctl::ApiClient client(target.connection);  // one connection per worker
+      for (size_t i; (i = next++) < manifests.size();) {
+        ApplyOutcome outcome = apply_one(client, manifests[i].first, manifests[i].second,
+                                         namespace_of(manifests[i].second), dry_run);
+        std::lock_guard lock(mu);
+        outcomes[i] = std::move(outcome);
+        ready.notify_one();
+      }
+    });
+  }
+  const bool progress = ::isatty(2) && manifests.size() > 20;
   int failures = 0;
-  for (const auto& [file, manifest] : loaded->manifests) {
-    const solti::Task& task = manifest.task;
-    const std::string ns =
-        task.metadata.namespace_.empty() ? target.namespace_ : task.metadata.namespace_;
-    const std::string path = solti::ctl::ApiClient::path("tasks", ns, task.metadata.name);
-    auto before = client.get(path);
-    bool created = false;
-    auto applied = client.apply(path, manifest.object, "soltictl", dry_run, created);
-    if (!applied.ok()) {
-      std::cerr << file << ":" << manifest.start.line << ": error: " << applied.status().message()
-                << "\n";
-      ++failures;
-      continue;
+  for (size_t i = 0; i < manifests.size(); ++i) {
+    std::unique_lock lock(mu);
+    ready.wait(lock, [&] { return outcomes[i].has_value(); });
+    if (progress) std::cerr << "\r\033[K";
+    (outcomes[i]->ok ? std::cout : std::cerr) << outcomes[i]->line << std::endl;
+    if (!outcomes[i]->ok) ++failures;
+    if (progress) std::cerr << "applied " << i + 1 << "/" << manifests.size() << std::flush;
+  }
+  if (progress) std::cerr << "\r\033[K";
+  for (auto& t : pool) t.join();
+  if (prune_selector.empty()) return failures == 0 ? 0 : 1;
+
+  // Pruning after failures could delete what a failed apply meant to keep.
+  if (failures > 0) {
+    std::cerr << "error: not pruning after " << failures << " failed apply(s)\n";
+    return 1;
+  }
+  std::map<std::string, std::set<std::string>> applied;  // namespace → names
+  for (const auto& [file, manifest] : manifests)
+    applied[namespace_of(manifest)].insert(manifest.task.metadata.name);
+  if (applied.empty()) applied[target.namespace_];
+  solti::ctl::ApiClient client(target.connection);
+  for (const auto& [ns, names] : applied) {
+    auto list = client.get(solti::ctl::ApiClient::path("tasks", ns) +
+                           "?labelSelector=" + query_escape(prune_selector));
+    if (!list.ok()) {
+      print_error(client, list.status());
+      return 1;
     }
-    // What the user declares, compared rather than resourceVersions: the
-    // reconciler writes status and finalizers in between.
-    const auto declared = [](const solti::Json& o) {
-      const solti::Json meta = o.value("metadata", solti::Json::object());
-      return solti::Json::array({o.value("spec", solti::Json()),
-                                 meta.value("labels", solti::Json()),
-                                 meta.value("annotations", solti::Json())});
-    };
-    const char* verb = created                                                  ? "created"
-                       : before.ok() && declared(*before) == declared(*applied) ? "unchanged"
-                                                                                : "configured";
-    std::cout << "task.solti.io/" << task.metadata.name << " " << verb
-              << (dry_run ? " (server dry run)" : "") << "\n";
+    for (const auto& item : (*list)["items"]) {
+      const std::string name = item["metadata"]["name"];
+      if (names.count(name)) continue;
+      if (!dry_run) {
+        auto removed = client.remove(solti::ctl::ApiClient::path("tasks", ns, name));
+        if (!removed.ok() && removed.status().code() != solti::StatusCode::kNotFound) {
+          print_error(client, removed.status());
+          ++failures;
+          continue;
+        }
+      }
+      std::cout << "task.solti.io/" << name << " pruned" << (dry_run ? " (server dry run)" : "")
+                << "\n";
+    }
   }
   return failures == 0 ? 0 : 1;
-}
-
-// kubectl's wording: "Error from server (Reason): ..." for the server's
-// refusals, "error: ..." for failures to reach it.
-void print_error(const solti::ctl::ApiClient& client, const solti::Status& status) {
-  if (client.reached_server()) {
-    std::cerr << "Error from server (" << solti::status_reason(status.code())
-              << "): " << status.message() << "\n";
-  } else {
-    std::cerr << "error: " << status.message() << "\n";
-  }
 }
 
 std::string plural_of(const std::string& resource) {
@@ -451,6 +532,138 @@ int run_wait(const solti::ctl::Target& target, const std::vector<std::string>& r
   return 0;
 }
 
+// What apply would change, as kubectl diff shows it: the live objects and
+// the results of a server-side dry-run apply, written side by side as YAML
+// and compared with `diff -u` ($KUBECTL_EXTERNAL_DIFF overrides). Exit 0:
+// no differences, 1: differences, 2+: trouble.
+int run_diff(const solti::ctl::Target& target, const std::vector<std::string>& paths,
+             bool recursive) {
+  auto loaded = load_manifests(paths, recursive);
+  if (!loaded.ok() || loaded->problems > 0) {
+    std::cerr << "error: " << (loaded.ok() ? "invalid manifests" : loaded.status().message())
+              << "\n";
+    return 2;
+  }
+  char dir_template[] = "/tmp/soltictl-diff-XXXXXX";
+  if (!mkdtemp(dir_template)) {
+    std::cerr << "error: cannot make a temporary directory\n";
+    return 2;
+  }
+  const std::filesystem::path dir = dir_template;
+  std::filesystem::create_directories(dir / "live");
+  std::filesystem::create_directories(dir / "merged");
+  // Server bookkeeping that every write changes is left out, as kubectl does.
+  auto clean = [](solti::Json object) {
+    if (object.contains("metadata")) {
+      object["metadata"].erase("managedFields");
+      object["metadata"].erase("resourceVersion");
+    }
+    return object;
+  };
+  solti::ctl::ApiClient client(target.connection);
+  int rc = 0;
+  for (const auto& [file, manifest] : loaded->manifests) {
+    const solti::Task& task = manifest.task;
+    const std::string ns =
+        task.metadata.namespace_.empty() ? target.namespace_ : task.metadata.namespace_;
+    const std::string path = solti::ctl::ApiClient::path("tasks", ns, task.metadata.name);
+    const std::string file_name = "solti.io.v1.Task." + ns + "." + task.metadata.name;
+    auto live = client.get(path);
+    if (!live.ok() && live.status().code() != solti::StatusCode::kNotFound) {
+      print_error(client, live.status());
+      rc = 2;
+      continue;
+    }
+    bool created = false;
+    auto merged = client.apply(path, manifest.object, "soltictl", true, created);
+    if (!merged.ok()) {
+      std::cerr << file << ":" << manifest.start.line << ": error: " << merged.status().message()
+                << "\n";
+      rc = 2;
+      continue;
+    }
+    if (live.ok()) std::ofstream(dir / "live" / file_name) << solti::to_yaml(clean(*live));
+    std::ofstream(dir / "merged" / file_name) << solti::to_yaml(clean(*merged));
+  }
+  if (rc == 0) {
+    const char* external = std::getenv("KUBECTL_EXTERNAL_DIFF");
+    const std::string tool = external && *external ? external : "diff -u -N";
+    const int status = std::system(
+        (tool + " " + (dir / "live").string() + " " + (dir / "merged").string()).c_str());
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+  }
+  std::filesystem::remove_all(dir);
+  return rc;
+}
+
+// A Task for people: what it runs, how it retries, where it stands, its
+// conditions and its recent TaskRuns.
+int run_describe(const solti::ctl::Target& target, const std::vector<std::string>& refs) {
+  solti::ctl::ApiClient client(target.connection);
+  int failures = 0;
+  for (const auto& ref : refs) {
+    const std::string name = task_name_of(ref);
+    auto task = client.get(solti::ctl::ApiClient::path("tasks", target.namespace_, name));
+    if (!task.ok()) {
+      print_error(client, task.status());
+      ++failures;
+      continue;
+    }
+    const solti::Json& meta = (*task)["metadata"];
+    const solti::Json status = task->value("status", solti::Json::object());
+    auto field = [](const std::string& label, const std::string& value) {
+      std::cout << std::left << std::setw(22) << (label + ":") << value << "\n";
+    };
+    auto text = [](const solti::Json& j, const char* key) {
+      return j.contains(key) ? cell_text(j[key]) : std::string("<none>");
+    };
+    field("Name", meta.value("name", ""));
+    field("Namespace", meta.value("namespace", ""));
+    std::string labels;
+    if (meta.contains("labels")) {
+      for (const auto& [k, v] : meta["labels"].items())
+        labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+    }
+    field("Labels", labels.empty() ? "<none>" : labels);
+    field("Created", text(meta, "creationTimestamp"));
+    field("Generation", text(meta, "generation"));
+    if (meta.contains("deletionTimestamp"))
+      field("Deleting since", text(meta, "deletionTimestamp"));
+    std::cout << "Spec:\n";
+    std::istringstream spec(solti::to_yaml((*task)["spec"]));
+    for (std::string line; std::getline(spec, line);) std::cout << "  " << line << "\n";
+    std::cout << "Status:\n";
+    for (const char* key :
+         {"phase", "reason", "message", "observedGeneration", "attempt", "exitCode",
+          "consecutiveFailures", "runner", "startTime", "completionTime", "nextAttemptTime"}) {
+      if (status.contains(key)) {
+        std::cout << "  ";
+        field(key, cell_text(status[key]));
+      }
+    }
+    std::cout << "Conditions:\n  " << std::left << std::setw(13) << "Type" << std::setw(9)
+              << "Status" << std::setw(22) << "Reason"
+              << "Message\n";
+    const solti::Json conditions = status.value("conditions", solti::Json::array());
+    for (const auto& c : conditions) {
+      std::cout << "  " << std::setw(13) << c.value("type", "") << std::setw(9)
+                << c.value("status", "") << std::setw(22) << c.value("reason", "")
+                << c.value("message", "") << "\n";
+    }
+    std::cout << "TaskRuns:\n";
+    auto runs = client.get_table(solti::ctl::ApiClient::path("taskruns", target.namespace_) +
+                                 "?labelSelector=solti.io%2Ftask-uid%3D" + meta.value("uid", ""));
+    if (runs.ok() && !(*runs)["rows"].empty()) {
+      TableView view(*runs, false, false);
+      view.print_all(*runs);
+    } else {
+      std::cout << "  <none>\n";
+    }
+    if (&ref != &refs.back()) std::cout << "\n";
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 // suspend, resume and rerun are declarative: each changes the spec (so the
 // change survives restarts and shows in diffs) and the reconciler acts on it.
 int run_spec_change(const solti::ctl::Target& target, const std::vector<std::string>& refs,
@@ -514,6 +727,12 @@ int main(int argc, char** argv) {
   apply->add_flag("-R,--recursive", apply_recursive, "Descend into subdirectories of directories");
   apply->add_option("--dry-run", dry_run, "server: validate and show the result without saving")
       ->check(CLI::IsMember({"none", "server"}));
+  bool prune = false;
+  std::string prune_selector;
+  apply->add_flag("--prune", prune,
+                  "Delete Tasks selected by -l in the applied namespaces that the files no "
+                  "longer contain");
+  apply->add_option("-l,--selector", prune_selector, "Label selector for --prune (required)");
 
   std::string log_task;
   bool follow = false;
@@ -554,6 +773,17 @@ int main(int argc, char** argv) {
   wait->add_option("--for", wait_for, "phase=Succeeded or condition=Succeeded[=True]")->required();
   wait->add_option("--timeout", timeout_seconds, "Seconds to wait (default 300)");
 
+  std::vector<std::string> diff_paths;
+  bool diff_recursive = false;
+  auto* diff = app.add_subcommand("diff", "Show what apply would change (exit 1 when it would)");
+  diff->add_option("-f,--filename", diff_paths, "File, directory or - for stdin")->required();
+  diff->add_flag("-R,--recursive", diff_recursive, "Descend into subdirectories of directories");
+
+  std::vector<std::string> describe_refs;
+  auto* describe =
+      app.add_subcommand("describe", "Show a Task's spec, status, conditions and runs");
+  describe->add_option("tasks", describe_refs, "task/NAME or NAME ...")->required();
+
   std::vector<std::string> change_refs;
   std::map<std::string, CLI::App*> spec_verbs;
   for (const char* verb : {"suspend", "resume", "rerun"}) {
@@ -584,7 +814,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (*logs) return run_logs(*target, log_task, follow, log_attempt, tail);
-  if (*apply) return run_apply(*target, apply_paths, apply_recursive, dry_run == "server");
+  if (*apply) {
+    if (prune && prune_selector.empty()) {
+      std::cerr << "error: --prune needs -l SELECTOR, so that only Tasks you label are pruned\n";
+      return 2;
+    }
+    return run_apply(*target, apply_paths, apply_recursive, dry_run == "server",
+                     prune ? prune_selector : "");
+  }
   if (*get) return run_get(*target, resource, name, all_namespaces, selector, output, watch);
   const auto timeout = std::chrono::milliseconds(int64_t(timeout_seconds * 1000));
   if (*del) {
@@ -595,6 +832,8 @@ int main(int argc, char** argv) {
     return run_delete(*target, delete_refs, delete_selector, delete_wait, timeout);
   }
   if (*wait) return run_wait(*target, wait_refs, wait_for, timeout);
+  if (*describe) return run_describe(*target, describe_refs);
+  if (*diff) return run_diff(*target, diff_paths, diff_recursive);
   for (const auto& [verb, command] : spec_verbs)
     if (*command) return run_spec_change(*target, change_refs, verb);
   return 0;

@@ -72,6 +72,30 @@ kill "$watcher" 2>/dev/null
 expect "get -w printed the changes" 0 "sleeper +sleeper +Canceled" -- cat "$tmp/watch.out"
 expect "get -w printed the rerun" 0 "one +one +Running" -- cat "$tmp/watch.out"
 
+# Nested directories, prune, diff and describe.
+ptask() { task "$1" "$2" | sed 's/suite: ctl/set: pruned/'; }
+mkdir -p "$tmp/tree/a/b"
+ptask p1 x >"$tmp/tree/p1.yaml"
+ptask p2 y >"$tmp/tree/a/b/p2.yaml"
+expect "apply without -R stays at the top" 0 "^task.solti.io/p1 created$" -- s apply -f "$tmp/tree"
+expect "apply -R descends" 0 "task.solti.io/p2 created" -- s apply -R -f "$tmp/tree"
+rm "$tmp/tree/a/b/p2.yaml"
+expect "prune deletes exactly the Task dropped from the files" 0 "^task.solti.io/p1 unchanged
+task.solti.io/p2 pruned$" -- s apply -R -f "$tmp/tree" --prune -l set=pruned
+for _ in $(seq 100); do s get task p2 >/dev/null 2>&1 || break; sleep 0.1; done
+expect "the pruned Task is gone" 1 "not found" -- s get task p2
+expect "and the others stay" 0 "^task.solti.io/p1$" -- s get tasks -l set=pruned -o name
+expect "prune needs a selector" 2 "needs -l" -- s apply -f "$tmp/tree" --prune
+expect "diff without changes exits 0" 0 "" -- s diff -R -f "$tmp/tree"
+ptask p1 z >"$tmp/tree/p1.yaml"
+expect "diff shows a change and exits 1" 1 "^\+ +- z" -- s diff -f "$tmp/tree/p1.yaml"
+ptask p3 new >"$tmp/tree/p3.yaml"
+expect "diff shows a new Task" 1 "^\+ +name: p3" -- s diff -f "$tmp/tree"
+expect "diff changed nothing" 1 "not found" -- s get task p3
+expect "describe shows spec, status, conditions and runs" 0 "p1-1-1 +p1 +1 +1 +Succeeded" -- \
+  bash -c "'$soltictl' wait p1 --for=phase=Succeeded --timeout 20 >/dev/null && '$soltictl' describe p1"
+expect "describe shows conditions" 0 "Succeeded +True +ProcessExited" -- s describe task/p1
+
 expect "unknown resource type" 1 "doesn't have a resource type" -- s get pods
 expect "bad output format is a usage error" 2 "unsupported output format" -- s get tasks -o toml
 expect "an unreachable server is named" 1 "cannot reach http://127.0.0.1:1" -- \
