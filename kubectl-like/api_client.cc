@@ -7,38 +7,8 @@
 namespace solti::ctl {
 namespace {
 
-StatusCode code_for_http(int status) {
-  switch (status) {
-    case 400:
-      return StatusCode::kBadRequest;
-    case 401:
-      return StatusCode::kUnauthorized;
-    case 403:
-      return StatusCode::kForbidden;
-    case 404:
-      return StatusCode::kNotFound;
-    case 405:
-      return StatusCode::kMethodNotAllowed;
-    case 409:
-      return StatusCode::kConflict;
-    case 410:
-      return StatusCode::kExpired;
-    case 413:
-      return StatusCode::kRequestEntityTooLarge;
-    case 415:
-      return StatusCode::kUnsupportedMediaType;
-    case 422:
-      return StatusCode::kInvalid;
-    case 429:
-      return StatusCode::kTooManyRequests;
-    case 503:
-      return StatusCode::kUnavailable;
-    default:
-      return StatusCode::kInternal;
-  }
-}
-
-constexpr const char* kTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+constexpr const char* kTableAccept =
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 
 // An OpenSSL certificate store holding every certificate of a PEM bundle;
 // cpp-httplib takes ownership.
@@ -92,7 +62,7 @@ Result<Json> ApiClient::reply(const std::string& what, const httplib::Result& r)
   std::string message = parsed.is_object() && parsed.contains("message")
                             ? parsed["message"].get<std::string>()
                             : "HTTP " + std::to_string(status);
-  return Status(code_for_http(status), message);
+  return Status(status_code_for_http(status), message);
 }
 
 Result<Json> ApiClient::get(const std::string& path) {
@@ -123,8 +93,8 @@ Result<Json> ApiClient::remove(const std::string& path) {
   return reply("DELETE " + path, client_->Delete(path));
 }
 
-Status ApiClient::stream(const std::string& path,
-                         const std::function<bool(std::string_view)>& sink, bool table) {
+Status ApiClient::stream(const std::string& path, const std::function<bool(std::string_view)>& sink,
+                         bool table) {
   int status = 0;
   bool stopped = false;  // by the sink: not an error
   std::string error_body;

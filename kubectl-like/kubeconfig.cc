@@ -96,8 +96,6 @@ Result<Target> resolve_target(const ConnectionFlags& flags) {
     }
     if (const std::string ns = string_in(context, "context", "namespace"); !ns.empty())
       target.namespace_ = ns;
-  } else if (!flags.server.empty()) {
-    target.connection.server = flags.server;
   } else if (env_server && *env_server) {
     target.connection.server = env_server;
   }

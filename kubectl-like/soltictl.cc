@@ -115,6 +115,13 @@ void print_error(const solti::ctl::ApiClient& client, const solti::Status& statu
   }
 }
 
+// A manifest's own namespace wins; else -n, the context's, or default.
+std::string manifest_namespace(const solti::TaskManifest& manifest,
+                               const solti::ctl::Target& target) {
+  const std::string& own = manifest.task.metadata.namespace_;
+  return own.empty() ? target.namespace_ : own;
+}
+
 // One manifest's apply: its output line or its error line.
 struct ApplyOutcome {
   bool ok = false;
@@ -186,11 +193,9 @@ int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& 
     return 1;
   }
   const auto& manifests = loaded->manifests;
-  auto namespace_of = [&](const solti::TaskManifest& m) {
-    return m.task.metadata.namespace_.empty() ? target.namespace_ : m.task.metadata.namespace_;
-  };
   std::set<std::string> namespaces;
-  for (const auto& [file, manifest] : manifests) namespaces.insert(namespace_of(manifest));
+  for (const auto& [file, manifest] : manifests)
+    namespaces.insert(manifest_namespace(manifest, target));
   solti::ctl::ApiClient lister(target.connection);
   const auto before_all = declared_before(lister, namespaces);
   std::vector<std::optional<ApplyOutcome>> outcomes(manifests.size());
@@ -205,8 +210,9 @@ int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& 
     pool.emplace_back([&] {
       solti::ctl::ApiClient client(target.connection);  // one connection per worker
       for (size_t i; (i = next++) < manifests.size();) {
-        ApplyOutcome outcome = apply_one(client, manifests[i].first, manifests[i].second,
-                                         namespace_of(manifests[i].second), dry_run, before_all);
+        ApplyOutcome outcome =
+            apply_one(client, manifests[i].first, manifests[i].second,
+                      manifest_namespace(manifests[i].second, target), dry_run, before_all);
         std::lock_guard lock(mu);
         outcomes[i] = std::move(outcome);
         ready.notify_one();
@@ -234,7 +240,7 @@ int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& 
   }
   std::map<std::string, std::set<std::string>> applied;  // namespace → names
   for (const auto& [file, manifest] : manifests)
-    applied[namespace_of(manifest)].insert(manifest.task.metadata.name);
+    applied[manifest_namespace(manifest, target)].insert(manifest.task.metadata.name);
   if (applied.empty()) applied[target.namespace_];
   solti::ctl::ApiClient client(target.connection);
   for (const auto& [ns, names] : applied) {
@@ -593,8 +599,7 @@ int run_diff(const solti::ctl::Target& target, const std::vector<std::string>& p
   int rc = 0;
   for (const auto& [file, manifest] : loaded->manifests) {
     const solti::Task& task = manifest.task;
-    const std::string ns =
-        task.metadata.namespace_.empty() ? target.namespace_ : task.metadata.namespace_;
+    const std::string ns = manifest_namespace(manifest, target);
     const std::string path = solti::ctl::ApiClient::path("tasks", ns, task.metadata.name);
     const std::string file_name = "solti.io.v1.Task." + ns + "." + task.metadata.name;
     auto live = client.get(path);

@@ -42,6 +42,14 @@ std::string_view status_reason(StatusCode code) {
   return "InternalError";
 }
 
+StatusCode status_code_for_http(int http_code) {
+  if (http_code == 409) return StatusCode::kConflict;  // kAlreadyExists shares it
+  for (int c = int(StatusCode::kOk); c <= int(StatusCode::kTimeout); ++c) {
+    if (status_http_code(StatusCode(c)) == http_code) return StatusCode(c);
+  }
+  return StatusCode::kInternal;
+}
+
 int status_http_code(StatusCode code) {
   switch (code) {
     case StatusCode::kOk:

@@ -37,6 +37,9 @@ enum class StatusCode {
 // "Invalid", "NotFound", ... (the Kubernetes StatusReason; "" for kOk).
 std::string_view status_reason(StatusCode code);
 int status_http_code(StatusCode code);
+// The code a client should read an HTTP error status as (kInternal for an
+// unknown one); the inverse of status_http_code, with 409 read as kConflict.
+StatusCode status_code_for_http(int http_code);
 
 class [[nodiscard]] Status {
  public:

@@ -229,16 +229,10 @@ Result<Controller::Requeue> Controller::reconcile_live(const std::string& key, J
     run.runner = task.status.runner;
     // A run this process already closed (its outcome is recorded, the status
     // of an older generation is not) keeps what it says.
-    auto recorded = task_runs_.get(
-        task.metadata.namespace_,
-        task_run_name(task.metadata.name, task.status.observed_generation, task.status.attempt));
-    const bool still_open = !recorded.ok() || (*recorded)["status"].value("phase", "") == "Running";
-    if (still_open) {
-      if (Status s = put_task_run(task, task.status.observed_generation, task.status.attempt,
-                                  std::move(run));
-          !s.ok())
-        return s;
-    }
+    if (Status s = put_task_run(task, task.status.observed_generation, task.status.attempt,
+                                std::move(run), RunWrite::kOnlyIfOpen);
+        !s.ok())
+      return s;
     if (task.status.observed_generation == generation)
       task.status = status_after_attempt(task, lost, "", now, random_);
   }
@@ -512,7 +506,7 @@ Status Controller::write_task(Json& object, Task& task, Json desired,
 }
 
 Status Controller::put_task_run(const Task& task, int64_t generation, int64_t attempt,
-                                TaskRunStatus status) {
+                                TaskRunStatus status, RunWrite mode) {
   TaskRun run;
   run.metadata.name = task_run_name(task.metadata.name, generation, attempt);
   run.metadata.namespace_ = task.metadata.namespace_;
@@ -538,6 +532,10 @@ Status Controller::put_task_run(const Task& task, int64_t generation, int64_t at
     auto created = task_runs_.create(run.metadata.namespace_, encode_json(run), options);
     return created.ok() ? Status::Ok() : created.status();
   }
+  if (mode == RunWrite::kOnlyIfOpen &&
+      decode<TaskRun>(*existing).status.phase != TaskPhase::kRunning) {
+    return Status::Ok();
+  }
   run.metadata.resource_version = (*existing)["metadata"].value("resourceVersion", "");
   auto updated = task_runs_.update(run.metadata.namespace_, run.metadata.name, encode_json(run),
                                    api::Subresource::kMain, options);
@@ -545,6 +543,10 @@ Status Controller::put_task_run(const Task& task, int64_t generation, int64_t at
 }
 
 Status Controller::trim_run_history(const Task& task) {
+  // Generation 1 has one run per attempt, so up to the limit there is
+  // nothing to trim and no need to list (the common one-shot Task).
+  if (task.metadata.generation == 1 && size_t(task.status.attempt) <= options_.run_history_limit)
+    return Status::Ok();
   api::ListQuery query;
   auto selector = Selector::parse(std::string(kTaskUidLabel) + "=" + task.metadata.uid);
   if (!selector.ok()) return selector.status();

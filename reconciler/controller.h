@@ -103,7 +103,11 @@ class Controller {
   // Updates the Task (resourceVersion precondition from `desired`) and
   // refreshes `object` and `task` from what was stored.
   Status write_task(Json& object, Task& task, Json desired, api::Subresource subresource);
-  Status put_task_run(const Task& task, int64_t generation, int64_t attempt, TaskRunStatus status);
+  // Creates or overwrites the TaskRun of an attempt; kOnlyIfOpen leaves
+  // one that is already finished as it is.
+  enum class RunWrite { kAlways, kOnlyIfOpen };
+  Status put_task_run(const Task& task, int64_t generation, int64_t attempt, TaskRunStatus status,
+                      RunWrite mode = RunWrite::kAlways);
   Status trim_run_history(const Task& task);
   Status delete_task_runs(const std::string& ns, const std::string& label_selector);
 

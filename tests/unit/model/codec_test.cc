@@ -271,3 +271,20 @@ TEST(DefaultsTest, ApplyDefaultsWritesEffectiveValuesAndKeepsExplicitOnes) {
 
 }  // namespace
 }  // namespace solti
+
+namespace solti {
+namespace {
+
+TEST(StatusCodeTest, HttpCodesReadBackAsTheirStatusCode) {
+  for (StatusCode code : {StatusCode::kBadRequest, StatusCode::kUnauthorized,
+                          StatusCode::kForbidden, StatusCode::kNotFound, StatusCode::kExpired,
+                          StatusCode::kInvalid, StatusCode::kTooManyRequests,
+                          StatusCode::kUnavailable}) {
+    EXPECT_EQ(status_code_for_http(status_http_code(code)), code) << status_reason(code);
+  }
+  EXPECT_EQ(status_code_for_http(409), StatusCode::kConflict);
+  EXPECT_EQ(status_code_for_http(599), StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace solti
