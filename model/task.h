@@ -94,6 +94,8 @@ struct ResourceLimits {
   std::optional<Quantity> memory;  // bytes, e.g. 64Mi
   std::optional<Quantity> cpu;     // cores, e.g. 500m
   std::optional<int64_t> pids;     // maximum number of processes
+  std::optional<int64_t> open_files;   // RLIMIT_NOFILE
+  std::optional<Quantity> file_size;   // RLIMIT_FSIZE, bytes
   bool operator==(const ResourceLimits&) const = default;
 };
 
@@ -102,6 +104,9 @@ SOLTI_FIELDS(ResourceLimits) {
     "Memory limit, e.g. 64Mi. Exceeding it fails the attempt with reason OOMKilled.");
   v("cpu", s.cpu, "CPU limit in cores, e.g. 500m or 2.");
   v("pids", s.pids, "Maximum number of processes and threads.");
+  v("openFiles", s.open_files, "Maximum number of open files per process (RLIMIT_NOFILE).");
+  v("fileSize", s.file_size,
+    "Largest file a process may write, e.g. 100Mi (RLIMIT_FSIZE; past it: SIGXFSZ).");
 }
 
 struct Script {

@@ -89,6 +89,10 @@ void check_resources(Errors& errors, const FieldPath& path, const ResourceLimits
     errors.invalid(path.child("cpu"), "must be greater than 0, got " + r.cpu->text());
   if (r.pids && *r.pids < 1)
     errors.invalid(path.child("pids"), "must be >= 1, got " + std::to_string(*r.pids));
+  if (r.open_files && *r.open_files < 1)
+    errors.invalid(path.child("openFiles"), "must be >= 1, got " + std::to_string(*r.open_files));
+  if (r.file_size && !r.file_size->is_positive())
+    errors.invalid(path.child("fileSize"), "must be greater than 0, got " + r.file_size->text());
 }
 
 void check_id(Errors& errors, const FieldPath& path, const std::optional<int64_t>& id) {

@@ -59,6 +59,10 @@ class Runner {
   // every process of the attempt is gone and its log is complete.
   virtual std::shared_ptr<Attempt> start(AttemptRequest request,
                                          std::function<void(AttemptResult)> done) = 0;
+  // Stops and removes whatever a previous soltid of this data directory
+  // left running (after a kill -9); called once, before the first start().
+  // Returns how many leftovers it removed.
+  virtual size_t remove_leftovers() { return 0; }
 };
 
 }  // namespace solti::runners

@@ -6,18 +6,37 @@
 // Script bodies reach the interpreter as a sealed memfd (/dev/fd/3), never
 // on the command line. The attempt's timeout and cancel() send SIGTERM to
 // the group and SIGKILL after the grace period; when the leader exits, the
-// rest of its group is killed, so nothing it started in the background
-// outlives it. Children are watched through pidfds on the event loop.
+// rest of its group (and of its cgroup) is killed, so nothing it started
+// in the background outlives it. Children are watched through pidfds on
+// the event loop.
+//
+// spec.subprocess.resources become cgroup limits (memory, pids, cpu: a
+// start failure, ResourceLimitsUnavailable, where the host cannot enforce
+// them) and rlimits (openFiles, fileSize); core dumps are always off. Every
+// attempt runs with no_new_privs; runAsUser/runAsGroup need soltid to run
+// as root.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
 
+#include "reconciler/runners/cgroup.h"
 #include "reconciler/runners/runner.h"
 
 namespace solti::runners {
 
-std::unique_ptr<Runner> make_subprocess_runner(boost::asio::io_context& loop);
+// The PATH an attempt's environment starts with.
+inline constexpr std::string_view kDefaultTaskPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// What the host-process runners (subprocess, wasm) share.
+struct HostRunnerOptions {
+  std::string instance_id;                    // remove_leftovers() looks for it
+  std::shared_ptr<const CgroupHost> cgroups;  // null: no cgroups (limits fail to start)
+};
+
+std::unique_ptr<Runner> make_subprocess_runner(boost::asio::io_context& loop,
+                                               HostRunnerOptions options = {});
 
 // Every attempt's environment carries kInstanceEnv=<soltid instance id>
 // (through AttemptRequest::runner_env), so that a soltid restarted after a

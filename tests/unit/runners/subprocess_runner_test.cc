@@ -1,6 +1,7 @@
 // The subprocess runner against real processes.
 #include "reconciler/runners/subprocess_runner.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -19,7 +20,10 @@ namespace asio = boost::asio;
 class SubprocessRunnerTest : public ::testing::Test {
  protected:
   SubprocessRunnerTest()
-      : work_(asio::make_work_guard(loop_)), runner_(make_subprocess_runner(loop_)) {
+      : work_(asio::make_work_guard(loop_)),
+        cgroups_(std::make_shared<const CgroupHost>(
+            CgroupHost::detect_this_host("runner-test-" + std::to_string(::getpid())))),
+        runner_(make_subprocess_runner(loop_, {"", cgroups_})) {
     std::string pattern = (std::filesystem::temp_directory_path() / "solti-runner-XXXXXX").string();
     dir_ = mkdtemp(pattern.data());
     thread_ = std::thread([this] { loop_.run(); });
@@ -29,6 +33,7 @@ class SubprocessRunnerTest : public ::testing::Test {
     loop_.stop();
     thread_.join();
     std::filesystem::remove_all(dir_);
+    cgroups_->remove_instance_dirs();
   }
 
   static TaskSpec command(std::string cmd, std::vector<std::string> args = {},
@@ -85,6 +90,7 @@ class SubprocessRunnerTest : public ::testing::Test {
   // zombie until init reaps it). A killed process closes its files (which
   // ends the attempt's log) just before it turns into a zombie, so this
   // waits, boundedly, for that last step.
+public:
   static bool alive(pid_t pid) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (true) {
@@ -99,8 +105,10 @@ class SubprocessRunnerTest : public ::testing::Test {
     }
   }
 
+protected:
   asio::io_context loop_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::shared_ptr<const CgroupHost> cgroups_;
   std::unique_ptr<Runner> runner_;
   std::thread thread_;
   std::string dir_;
@@ -240,6 +248,109 @@ TEST_F(SubprocessRunnerTest, HundredsOfProcessesWithoutAThreadEach) {
     ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready);
     EXPECT_EQ(f.get().outcome, Outcome::kSucceeded);
   }
+}
+
+TEST_F(SubprocessRunnerTest, EveryAttemptRunsWithNoNewPrivsAndNoInheritedFds) {
+  const int leaked = ::open("/dev/null", O_RDONLY);  // not close-on-exec
+  ASSERT_GE(leaked, 3);
+  Run r = run(command("sh", {"-c", "grep NoNewPrivs /proc/self/status; ls /proc/self/fd | tr '\\n' ' '"}));
+  ::close(leaked);
+  EXPECT_EQ(r.result.outcome, Outcome::kSucceeded) << r.log;
+  // stdin, the log (twice) and ls's own directory
+  EXPECT_EQ(r.log, "NoNewPrivs:\t1\n0 1 2 3 ") << "fd " << leaked << " leaked";
+}
+
+TEST_F(SubprocessRunnerTest, RlimitsForOpenFilesFileSizeAndCore) {
+  TaskSpec spec = script("ulimit -n; ulimit -c; head -c 10000 /dev/zero > big; wc -c < big");
+  spec.subprocess->cwd = dir_;
+  spec.subprocess->resources.emplace();
+  spec.subprocess->resources->open_files = 64;
+  spec.subprocess->resources->file_size = *Quantity::parse("4Ki");
+  Run r = run(spec);
+  EXPECT_EQ(r.log.substr(0, 5), "64\n0\n") << r.log;
+  EXPECT_NE(r.log.find("4096\n"), std::string::npos) << "fileSize stops the write at 4 KiB: " << r.log;
+}
+
+TEST_F(SubprocessRunnerTest, RunAsUserRunsAsNobody) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TaskSpec spec = command("id");
+  spec.subprocess->run_as_user = 65534;
+  Run r = run(spec);
+  EXPECT_EQ(r.result.outcome, Outcome::kSucceeded) << r.log;
+  EXPECT_EQ(r.log.substr(0, r.log.find(' ')), "uid=65534(nobody)") << r.log;
+  EXPECT_NE(r.log.find("gid=65534"), std::string::npos) << r.log;
+  EXPECT_EQ(r.log.find("groups=0"), std::string::npos) << "root's groups are dropped: " << r.log;
+
+  TaskSpec node = script("console.log(process.getuid())", ScriptRuntime::kNode);
+  node.subprocess->run_as_user = 65534;
+  Run n = run(node);
+  EXPECT_EQ(n.log, "65534\n") << "the script file is readable by the task's user only";
+}
+
+TEST_F(SubprocessRunnerTest, MemoryLimitEndsInOOMKilled) {
+  if (!cgroups_->has("memory")) GTEST_SKIP() << cgroups_->describe();
+  TaskSpec spec = command("python3", {"-c", "x = bytearray(256 * 1024 * 1024); print('survived')"});
+  spec.subprocess->resources.emplace();
+  spec.subprocess->resources->memory = *Quantity::parse("64Mi");
+  Run r = run(spec);
+  EXPECT_EQ(r.result.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.result.reason, "OOMKilled");
+  EXPECT_EQ(r.result.signal, SIGKILL);
+  EXPECT_NE(r.result.message.find("memory limit of 64Mi"), std::string::npos) << r.result.message;
+  EXPECT_EQ(r.log.find("survived"), std::string::npos);
+}
+
+// Processes carrying `marker` in their environment that are not zombies.
+static int live_processes_with(const std::string& marker) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);
+    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (env.find(marker) != std::string::npos && SubprocessRunnerTest::alive(std::stoi(name)))
+      ++count;
+  }
+  return count;
+}
+
+TEST_F(SubprocessRunnerTest, AForkBombIsContainedByItsPidsLimit) {
+  if (!cgroups_->has("pids")) GTEST_SKIP() << cgroups_->describe();
+  const std::string marker = "BOMB_MARKER=" + std::to_string(::getpid());
+  TaskSpec spec = script("bomb() { bomb | bomb & }; bomb; sleep 2; echo alive", ScriptRuntime::kBash,
+                         "3s");
+  spec.subprocess->env = {{"BOMB_MARKER", std::to_string(::getpid())}};
+  spec.subprocess->resources.emplace();
+  spec.subprocess->resources->pids = 64;
+  Run r = run(spec);
+  EXPECT_NE(r.log.find("Resource temporarily unavailable"), std::string::npos)
+      << "the bomb hit its limit: " << r.log.substr(0, 300);
+  EXPECT_EQ(live_processes_with(marker), 0) << "every process of the bomb is gone";
+  EXPECT_EQ(run(command("true")).result.outcome, Outcome::kSucceeded) << "the machine still forks";
+}
+
+TEST_F(SubprocessRunnerTest, AProcessThatLeftTheGroupDiesThroughTheCgroup) {
+  if (cgroups_->version() == 0) GTEST_SKIP() << cgroups_->describe();
+  const std::string marker = "ESCAPE_MARKER=" + std::to_string(::getpid());
+  TaskSpec spec = script("setsid sleep 100 > /dev/null 2>&1 < /dev/null & sleep 0.2");
+  spec.subprocess->env = {{"ESCAPE_MARKER", std::to_string(::getpid())}};
+  Run r = run(spec);
+  EXPECT_EQ(r.result.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(live_processes_with(marker), 0) << "the setsid'd sleep is killed";
+}
+
+TEST_F(SubprocessRunnerTest, LimitsTheHostCannotEnforceFailToStart) {
+  auto none = std::make_shared<const CgroupHost>();
+  auto runner = make_subprocess_runner(loop_, {"", none});
+  TaskSpec spec = command("true");
+  spec.subprocess->resources.emplace();
+  spec.subprocess->resources->memory = *Quantity::parse("64Mi");
+  std::promise<AttemptResult> promise;
+  runner->start({"limits#1", spec, {}, dir_ + "/limits.log"},
+                [&promise](AttemptResult r) { promise.set_value(std::move(r)); });
+  AttemptResult r = promise.get_future().get();
+  EXPECT_EQ(r.outcome, Outcome::kStartFailed);
+  EXPECT_EQ(r.reason, "ResourceLimitsUnavailable");
 }
 
 }  // namespace
