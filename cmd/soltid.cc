@@ -20,8 +20,11 @@
 #include "model/yaml.h"
 #include "reconciler/controller.h"
 #include "reconciler/housekeeping.h"
+#include "reconciler/runners/cgroup.h"
+#include "reconciler/runners/container_runner.h"
 #include "reconciler/runners/router.h"
 #include "reconciler/runners/subprocess_runner.h"
+#include "reconciler/runners/wasm_runner.h"
 #include "reconciler/system_tasks.h"
 #include "store/store.h"
 
@@ -137,6 +140,14 @@ int main(int argc, char** argv) {
   app.add_option("--max-parallel", max_parallel,
                  "Attempts that may run at once across all Tasks (0: no limit); the rest wait "
                  "Pending with reason WaitingForCapacity");
+  std::string wasm_runtime = "auto";
+  app.add_option("--wasm-runtime", wasm_runtime,
+                 "WASI runtime for wasm Tasks: auto (wasmtime if installed, else node), "
+                 "wasmtime or node");
+  std::string wasm_launcher =
+      (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "solti-wasi.mjs").string();
+  app.add_option("--wasm-launcher", wasm_launcher,
+                 "Solti's Node.js WASI launcher (default: solti-wasi.mjs beside soltid)");
   bool no_reconciler = false;
   app.add_flag("--no-reconciler", no_reconciler,
                "Serve the API only: run no Tasks (another soltid or agent runs them)");
@@ -198,20 +209,40 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Whatever a predecessor killed with -9 left running goes before anything
-  // new starts; its Tasks are then found Running and marked AgentRestarted.
+  // Runners: what this host can run, found out rather than assumed.
   const std::string instance = instance_id(data_dir);
-  if (!no_reconciler) {
-    if (size_t killed = solti::runners::kill_orphaned_attempts(instance); killed > 0)
-      std::fprintf(stderr, "soltid: killed %zu process groups left by a previous run\n", killed);
-  }
-
-  // The reconciler and its runners share one event loop on one thread.
   boost::asio::io_context loop;
   auto keep_running = boost::asio::make_work_guard(loop);
-  std::thread loop_thread([&loop] { loop.run(); });
   solti::runners::Router router;
-  router.add(solti::runners::make_subprocess_runner(loop), runner_labels);
+  std::shared_ptr<const solti::runners::CgroupHost> cgroups;
+  if (!no_reconciler) {
+    cgroups = std::make_shared<const solti::runners::CgroupHost>(
+        solti::runners::CgroupHost::detect_this_host(instance));
+    std::fprintf(stderr, "soltid: subprocess runner: %s\n", cgroups->describe().c_str());
+    const solti::runners::HostRunnerOptions host_options{instance, cgroups};
+    router.add(solti::runners::make_subprocess_runner(loop, host_options), runner_labels);
+    if (auto runtime = solti::runners::find_wasm_runtime(wasm_runtime, wasm_launcher);
+        runtime.ok()) {
+      std::fprintf(stderr, "soltid: wasm runner: %s\n", runtime.value().describe().c_str());
+      router.add(solti::runners::make_wasm_runner(loop, runtime.value(), host_options),
+                 runner_labels);
+    } else {
+      std::fprintf(stderr, "soltid: no wasm runner: %s\n", runtime.status().message().c_str());
+    }
+    if (auto podman = solti::runners::detect_container_host(); podman.ok()) {
+      std::fprintf(stderr, "soltid: container runner: %s\n", podman.value().describe().c_str());
+      router.add(solti::runners::make_container_runner(loop, podman.value(), instance),
+                 runner_labels);
+    } else {
+      std::fprintf(stderr, "soltid: no container runner: %s\n", podman.status().message().c_str());
+    }
+    // Whatever a predecessor killed with -9 left running goes before
+    // anything new starts; its Tasks are then found Running and marked
+    // AgentRestarted.
+    if (size_t removed = router.remove_leftovers(); removed > 0)
+      std::fprintf(stderr, "soltid: removed %zu attempts left by a previous run\n", removed);
+  }
+  std::thread loop_thread([&loop] { loop.run(); });
   auto embedded = std::make_unique<solti::runners::EmbeddedRunner>(loop);
   solti::reconciler::register_housekeeping(*embedded, *server.registry("taskruns"),
                                            solti::system_clock(), millis(taskrun_ttl_seconds),
@@ -248,6 +279,7 @@ int main(int argc, char** argv) {
   keep_running.reset();
   loop.stop();
   loop_thread.join();
+  if (cgroups) cgroups->remove_instance_dirs();
   store->reset();
   return 0;
 }

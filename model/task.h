@@ -91,11 +91,11 @@ constexpr bool is_terminal(TaskPhase phase) {
 // --- spec ------------------------------------------------------------------
 
 struct ResourceLimits {
-  std::optional<Quantity> memory;  // bytes, e.g. 64Mi
-  std::optional<Quantity> cpu;     // cores, e.g. 500m
-  std::optional<int64_t> pids;     // maximum number of processes
-  std::optional<int64_t> open_files;   // RLIMIT_NOFILE
-  std::optional<Quantity> file_size;   // RLIMIT_FSIZE, bytes
+  std::optional<Quantity> memory;     // bytes, e.g. 64Mi
+  std::optional<Quantity> cpu;        // cores, e.g. 500m
+  std::optional<int64_t> pids;        // maximum number of processes
+  std::optional<int64_t> open_files;  // RLIMIT_NOFILE
+  std::optional<Quantity> file_size;  // RLIMIT_FSIZE, bytes
   bool operator==(const ResourceLimits&) const = default;
 };
 

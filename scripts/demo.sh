@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh >/dev/null
+bash scripts/example-modules.sh  # the wasm example's module, from its .wat
+bash scripts/busybox-image.sh    # the container example's local image
 soltid=build/cmd/soltid
 ctl() { build/kubectl-like/soltictl "$@"; }
 show() { echo; echo "\$ soltictl $*"; ctl "$@"; }
@@ -24,7 +26,7 @@ show apply -f manifests/examples/
 echo
 echo "(waiting for the one-shot examples to finish)"
 finished() {
-  for t in hello disk-report flaky-fetch migrate-step-1 migrate-step-2; do
+  for t in hello disk-report flaky-fetch migrate-step-1 migrate-step-2 wasm-hello container-hello; do
     ctl get task "$t" -o json | grep -q '"phase": "\(Succeeded\|Failed\|Exhausted\|Timeout\)"' || return 1
   done
 }
@@ -34,9 +36,10 @@ show get taskruns -l solti.io/task=flaky-fetch
 show logs hello
 show logs disk-report
 show logs flaky-fetch --attempt 1
+show logs wasm-hello
+show logs container-hello
 echo
-echo "wasm-hello and container-hello stay Pending (reason NoRunner) until the wasm and"
-echo "container runners land; heartbeat runs again every 30s until it is deleted."
+echo "heartbeat runs again every 30s until it is deleted."
 
 echo
 echo "\$ soltictl apply -f tests/data/invalid/backoff-factor.yaml   # refused, nothing applied"

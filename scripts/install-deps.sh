@@ -10,7 +10,10 @@ packages=(
   libcpp-httplib-dev libssl-dev libcli11-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev openssl curl
   clang-format
+  podman runc busybox-static wabt
 )
+# The wasm runner's fallback runtime; any Node.js >= 18 will do.
+command -v node >/dev/null || packages+=(nodejs)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -200,8 +200,7 @@ Result<std::unique_ptr<AttemptCgroup>> CgroupHost::create(const std::string& nam
       }
     }
     if (limits.pids) {
-      if (Status s = write_file(dir_of("pids") / "pids.max", std::to_string(*limits.pids));
-          !s.ok())
+      if (Status s = write_file(dir_of("pids") / "pids.max", std::to_string(*limits.pids)); !s.ok())
         return s;
     }
     if (limits.cpu_millicores) {

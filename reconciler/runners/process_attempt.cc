@@ -31,7 +31,8 @@ bool is_executable_file(const std::string& path) {
 }
 
 std::string describe_exit(const std::string& what, const siginfo_t& info) {
-  if (info.si_code == CLD_EXITED) return what + " exited with code " + std::to_string(info.si_status);
+  if (info.si_code == CLD_EXITED)
+    return what + " exited with code " + std::to_string(info.si_status);
   return what + " terminated by signal " + std::to_string(info.si_status) + " (" +
          sigabbrev_np(info.si_status) + ")";
 }
@@ -142,7 +143,8 @@ Status ProcessAttempt::spawn_planned() {
   if (cgroup_) cgroup_->close_procs_fds();
   if (!spawned.ok()) {
     ::close(pipe_fds[0]);
-    return start_failure("StartFailed", plan_.spawn.argv.front() + ": " + spawned.status().message());
+    return start_failure("StartFailed",
+                         plan_.spawn.argv.front() + ": " + spawned.status().message());
   }
   pid_ = spawned.value().pid;
   pidfd_.assign(spawned.value().pidfd);
@@ -286,8 +288,8 @@ AttemptResult ProcessAttempt::result() const {
   if (stop_reason_ == Outcome::kTimedOut) {
     r.outcome = Outcome::kTimedOut;
     r.reason = "Timeout";
-    r.message =
-        "attempt exceeded its timeout of " + request_.spec.timeout->text() + " and was stopped; " + how;
+    r.message = "attempt exceeded its timeout of " + request_.spec.timeout->text() +
+                " and was stopped; " + how;
   } else if (stop_reason_ == Outcome::kCanceled) {
     r.outcome = Outcome::kCanceled;
     r.reason = "Canceled";

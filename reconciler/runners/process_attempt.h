@@ -9,11 +9,11 @@
 // thread. Never destroyed while a callback is pending (shared_from_this).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
-#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -29,11 +29,11 @@ namespace solti::runners {
 
 // What a runner decided to start for an attempt.
 struct ProcessPlan {
-  SpawnRequest spawn;  // stdio and cgroup membership are added by ProcessAttempt
-  std::string what = "process";            // names it in messages: "container exited ..."
+  SpawnRequest spawn;            // stdio and cgroup membership are added by ProcessAttempt
+  std::string what = "process";  // names it in messages: "container exited ..."
   bool fail_on_non_zero = true;
-  std::optional<CgroupLimits> cgroup_limits;  // set: run in an attempt cgroup
-  std::vector<int> fds_to_close;              // handed to the child, closed after spawn
+  std::optional<CgroupLimits> cgroup_limits;           // set: run in an attempt cgroup
+  std::vector<int> fds_to_close;                       // handed to the child, closed after spawn
   std::vector<std::filesystem::path> files_to_remove;  // removed when the attempt ends
 };
 

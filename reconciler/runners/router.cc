@@ -37,6 +37,12 @@ Runner* Router::route(const TaskSpec& spec) const {
   return nullptr;
 }
 
+size_t Router::remove_leftovers() {
+  size_t removed = 0;
+  for (auto& entry : entries_) removed += entry.runner->remove_leftovers();
+  return removed;
+}
+
 const Labels& Router::labels(const Runner& runner) const {
   static const Labels kNone;
   for (const auto& entry : entries_)

@@ -23,6 +23,8 @@ class Router {
   // Nothing when no runner supports the kind and matches the selector.
   Runner* route(const TaskSpec& spec) const;
   const Labels& labels(const Runner& runner) const;
+  // Runner::remove_leftovers() of every runner; the total.
+  size_t remove_leftovers();
 
  private:
   struct Entry {

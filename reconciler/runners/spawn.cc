@@ -82,8 +82,7 @@ int child_main(void* arg) {
   if (req.uid && ::setresuid(*req.uid, *req.uid, *req.uid) != 0) fail(ctx, "setuid");
   // After the credentials, so that the directory is checked as the task's user.
   if (req.cwd && ::chdir(req.cwd->c_str()) != 0) fail(ctx, "chdir");
-  if (req.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    fail(ctx, "no_new_privs");
+  if (req.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(ctx, "no_new_privs");
 
   sigset_t none;
   sigemptyset(&none);
@@ -133,8 +132,7 @@ Result<SpawnedProcess> spawn(const SpawnRequest& request) {
     siginfo_t info;
     ::waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &info, WEXITED);
     ::close(pidfd);
-    return Status(StatusCode::kInternal,
-                  std::string(ctx.failed_step) + ": " + strerror(ctx.error));
+    return Status(StatusCode::kInternal, std::string(ctx.failed_step) + ": " + strerror(ctx.error));
   }
   return SpawnedProcess{pid, pidfd};
 }

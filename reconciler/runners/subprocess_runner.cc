@@ -13,9 +13,9 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "reconciler/runners/process_attempt.h"
-#include <sstream>
 
 namespace solti::runners {
 namespace {
@@ -182,7 +182,8 @@ class SubprocessRunner final : public Runner {
   }
 
   size_t remove_leftovers() override {
-    size_t removed = options_.instance_id.empty() ? 0 : kill_orphaned_attempts(options_.instance_id);
+    size_t removed =
+        options_.instance_id.empty() ? 0 : kill_orphaned_attempts(options_.instance_id);
     if (options_.cgroups) removed += options_.cgroups->remove_leftovers();
     return removed;
   }
@@ -194,8 +195,7 @@ class SubprocessRunner final : public Runner {
 
 }  // namespace
 
-std::unique_ptr<Runner> make_subprocess_runner(asio::io_context& loop,
-                                               HostRunnerOptions options) {
+std::unique_ptr<Runner> make_subprocess_runner(asio::io_context& loop, HostRunnerOptions options) {
   return std::make_unique<SubprocessRunner>(loop, std::move(options));
 }
 

@@ -266,7 +266,8 @@ TEST(ValidationTest, SubprocessArgsEnvCwdResourcesAndIds) {
               sp.args = {"--all", ""};
               sp.env = {{"PGHOST", "db"}, {"_x.y-z", ""}};
               sp.cwd = "/var/backups";
-              sp.resources = ResourceLimits{*Quantity::parse("64Mi"), *Quantity::parse("500m"), 64};
+              sp.resources = ResourceLimits{*Quantity::parse("64Mi"), *Quantity::parse("500m"), 64,
+                                            1024, *Quantity::parse("1Gi")};
               sp.run_as_user = 65534;
               sp.run_as_group = 0;
             }),
@@ -277,7 +278,8 @@ TEST(ValidationTest, SubprocessArgsEnvCwdResourcesAndIds) {
         sp.args = {std::string("a\0", 2)};
         sp.env = {{"", "x"}, {"1X", std::string("\0", 1)}};
         sp.cwd = "relative/dir";
-        sp.resources = ResourceLimits{*Quantity::parse("0"), *Quantity::parse("-1"), 0};
+        sp.resources = ResourceLimits{*Quantity::parse("0"), *Quantity::parse("-1"), 0, 0,
+                                      *Quantity::parse("0")};
         sp.run_as_user = -1;
         sp.run_as_group = 4294967295;
       }),
@@ -292,6 +294,8 @@ TEST(ValidationTest, SubprocessArgsEnvCwdResourcesAndIds) {
               "spec.subprocess.resources.memory: must be greater than 0, got 0",
               "spec.subprocess.resources.cpu: must be greater than 0, got -1",
               "spec.subprocess.resources.pids: must be >= 1, got 0",
+              "spec.subprocess.resources.openFiles: must be >= 1, got 0",
+              "spec.subprocess.resources.fileSize: must be greater than 0, got 0",
               "spec.subprocess.runAsUser: must be between 0 and 4294967294, got -1",
               "spec.subprocess.runAsGroup: must be between 0 and 4294967294, got 4294967295"}));
   EXPECT_EQ(errors_after([](Task& t) { t.spec.subprocess->cwd = "/srv/.."; }),
@@ -320,10 +324,13 @@ TEST(ValidationTest, WasmAndContainer) {
   EXPECT_EQ(container({" ", {}, {}, {}, {}}), Errors{"spec.container.image: required"});
   EXPECT_EQ(container({"busy box", {}, {}, {}, {}}),
             Errors{R"(spec.container.image: must not contain whitespace, got "busy box")"});
-  EXPECT_EQ(
-      container({"busybox", {}, {}, {{"9", "x"}}, ResourceLimits{std::nullopt, std::nullopt, -1}})
-          .size(),
-      2u);
+  EXPECT_EQ(container({"busybox",
+                       {},
+                       {},
+                       {{"9", "x"}},
+                       ResourceLimits{std::nullopt, std::nullopt, -1, std::nullopt, std::nullopt}})
+                .size(),
+            2u);
 }
 
 TEST(ValidationTest, RunnerSelectorOperatorsAndValues) {
