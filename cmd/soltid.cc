@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "apiserver/crd.h"
@@ -182,6 +183,12 @@ int main(int argc, char** argv) {
       std::max(millis(bookmark_seconds), std::chrono::milliseconds(100));
   server_options.version = SOLTI_VERSION;
 
+  // Asking podman what it needs takes a few hundred milliseconds: done while
+  // the store opens.
+  std::future<solti::Result<solti::runners::ContainerHost>> container_host;
+  if (!no_reconciler)
+    container_host = std::async(std::launch::async, solti::runners::detect_container_host);
+
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   solti::store::Options store_options;
@@ -229,7 +236,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr, "soltid: no wasm runner: %s\n", runtime.status().message().c_str());
     }
-    if (auto podman = solti::runners::detect_container_host(); podman.ok()) {
+    if (auto podman = container_host.get(); podman.ok()) {
       std::fprintf(stderr, "soltid: container runner: %s\n", podman.value().describe().c_str());
       router.add(solti::runners::make_container_runner(loop, podman.value(), instance),
                  runner_labels);
