@@ -70,7 +70,8 @@ bool parse_labels(const std::string& text, solti::Labels& labels, std::string& e
 }
 
 // This data directory's soltid instance id, made on first use: it marks
-// the processes of its attempts (kill_orphaned_attempts).
+// the processes, cgroups and containers of its attempts
+// (Runner::remove_leftovers).
 std::string instance_id(const std::filesystem::path& data_dir) {
   const auto path = data_dir / "instance-id";
   std::string id;

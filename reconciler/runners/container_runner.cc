@@ -14,8 +14,6 @@
 #include "reconciler/runners/process_attempt.h"
 #include "reconciler/runners/subprocess_runner.h"
 
-extern char** environ;
-
 namespace solti::runners {
 namespace {
 
@@ -74,9 +72,8 @@ class ContainerAttempt final : public ProcessAttempt {
                                             merge_env(spec.env, request().runner_env));
     // podman is soltid's tool: it runs with soltid's environment, plus the
     // runner's marks so that a restarted soltid finds a stray client.
-    for (char** e = environ; *e != nullptr; ++e) plan.spawn.env.emplace_back(*e);
-    for (const auto& [name, value] : merge_env({}, request().runner_env))
-      plan.spawn.env.push_back(name + "=" + value);
+    plan.spawn.env = host_environment();
+    append_env(plan.spawn.env, merge_env({}, request().runner_env));
     plan.spawn.no_new_privs = false;  // the container gets no-new-privileges from podman
     return plan;
   }
@@ -105,7 +102,7 @@ class ContainerAttempt final : public ProcessAttempt {
     auto self = std::static_pointer_cast<ContainerAttempt>(shared_from_this());
     run_command_async(
         loop(),
-        podman_argv(
+        host_.command(
             {"inspect", "--format", "{{.State.StartedAt.IsZero}} {{.State.OOMKilled}}", name_}),
         [self, &result, then = std::move(then)](int code, std::string state) mutable {
           const bool never_started = code != 0 || state.rfind("true", 0) == 0;
@@ -126,20 +123,13 @@ class ContainerAttempt final : public ProcessAttempt {
                                 resources->memory->text() + ", podman reported no OOM kill)";
           }
           run_command_async(self->loop(),
-                            self->podman_argv({"rm", "--force", "--time", "0", self->name_}),
+                            self->host_.command({"rm", "--force", "--time", "0", self->name_}),
                             [then = std::move(then)](int, std::string) { then(); });
         });
   }
 
-  std::vector<std::string> podman_argv(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {host_.podman};
-    argv.insert(argv.end(), host_.global_flags.begin(), host_.global_flags.end());
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-
   void podman(std::vector<std::string> args) {
-    run_command_async(loop(), podman_argv(std::move(args)), [](int, std::string) {});
+    run_command_async(loop(), host_.command(std::move(args)), [](int, std::string) {});
   }
 
   const ContainerHost& host_;
@@ -167,15 +157,13 @@ class ContainerRunner final : public Runner {
   }
 
   size_t remove_leftovers() override {
-    std::vector<std::string> argv = {host_.podman};
-    argv.insert(argv.end(), host_.global_flags.begin(), host_.global_flags.end());
-    std::vector<std::string> list = argv;
-    for (const char* arg : {"ps", "--all", "--quiet", "--filter"}) list.emplace_back(arg);
-    list.push_back("label=" + std::string(kContainerInstanceLabel) + "=" + instance_id_);
     std::string ids;
-    if (run_command(list, &ids) != 0) return 0;
-    std::vector<std::string> remove = argv;
-    for (const char* arg : {"rm", "--force", "--time", "0"}) remove.emplace_back(arg);
+    if (run_command(
+            host_.command({"ps", "--all", "--quiet", "--filter",
+                           "label=" + std::string(kContainerInstanceLabel) + "=" + instance_id_}),
+            &ids) != 0)
+      return 0;
+    std::vector<std::string> remove = host_.command({"rm", "--force", "--time", "0"});
     std::istringstream in(ids);
     size_t count = 0;
     for (std::string id; in >> id; ++count) remove.push_back(id);
@@ -192,6 +180,13 @@ class ContainerRunner final : public Runner {
 
 }  // namespace
 
+std::vector<std::string> ContainerHost::command(std::vector<std::string> args) const {
+  std::vector<std::string> argv = {podman};
+  argv.insert(argv.end(), global_flags.begin(), global_flags.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 std::string ContainerHost::describe() const {
   std::string text = podman + " --runtime " + runtime;
   for (const auto& flag : global_flags) text += " " + flag;
@@ -200,9 +195,7 @@ std::string ContainerHost::describe() const {
 
 Result<ContainerHost> detect_container_host() {
   ContainerHost host;
-  const char* path = std::getenv("PATH");
-  const std::string search = path ? path : std::string(kDefaultTaskPath);
-  host.podman = find_executable("podman", search);
+  host.podman = find_host_executable("podman");
   if (host.podman.empty()) return Status(StatusCode::kNotFound, "podman is not installed");
   std::string text;
   if (run_command({host.podman, "info", "--format", "json"}, &text) != 0)
@@ -214,11 +207,11 @@ Result<ContainerHost> detect_container_host() {
 
   // The configured OCI runtime when it is installed, else one that is.
   const std::string configured = about.value("/ociRuntime/path"_json_pointer, std::string());
-  if (!configured.empty() && !find_executable(configured, search).empty()) {
+  if (!configured.empty() && !find_host_executable(configured).empty()) {
     host.runtime = configured;
   } else {
     for (const char* candidate : {"crun", "runc"}) {
-      if (std::string found = find_executable(candidate, search); !found.empty()) {
+      if (std::string found = find_host_executable(candidate); !found.empty()) {
         host.runtime = found;
         break;
       }
@@ -248,8 +241,7 @@ std::vector<std::string> container_run_command(const ContainerHost& host, const 
                                                const std::string& attempt_id,
                                                const ContainerSpec& spec,
                                                const std::map<std::string, std::string>& env) {
-  std::vector<std::string> argv = {"podman"};
-  argv.insert(argv.end(), host.global_flags.begin(), host.global_flags.end());
+  std::vector<std::string> argv = host.command({});
   rlimit nofile = host.nofile;
   std::vector<std::string> resource_flags;
   if (const auto& r = spec.resources) {

@@ -37,6 +37,8 @@ struct ContainerHost {
   // then refuses to start any container.
   rlimit nofile{}, nproc{};
   std::string describe() const;
+  // podman, its global flags, then `args`.
+  std::vector<std::string> command(std::vector<std::string> args) const;
 };
 
 // Fails when podman is missing or unusable (the runner is then not

@@ -60,6 +60,21 @@ std::string find_executable(const std::string& name, const std::string& path) {
   return "";
 }
 
+std::string find_host_executable(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  return find_executable(name, path ? path : std::string(kDefaultTaskPath));
+}
+
+void append_env(std::vector<std::string>& out, const std::map<std::string, std::string>& env) {
+  for (const auto& [name, value] : env) out.push_back(name + "=" + value);
+}
+
+std::vector<std::string> host_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
 ProcessAttempt::ProcessAttempt(asio::io_context& loop, AttemptRequest request,
                                std::function<void(AttemptResult)> done, const CgroupHost* cgroups)
     : loop_(loop),
@@ -122,8 +137,7 @@ Status ProcessAttempt::spawn_planned() {
                              "resource limits need cgroups, and this host offers none to soltid");
     } else {
       static std::atomic<uint64_t> sequence{0};
-      auto made = cgroups_->create(std::to_string(::getpid()) + "-" + std::to_string(++sequence),
-                                   *plan_.cgroup_limits);
+      auto made = cgroups_->create(std::to_string(++sequence), *plan_.cgroup_limits);
       if (!made.ok()) return start_failure("ResourceLimitsUnavailable", made.status().message());
       cgroup_ = std::move(made).value();
       plan_.spawn.cgroup_procs_fds = cgroup_->procs_fds();
@@ -355,11 +369,11 @@ struct CommandRun {
 
 Result<std::pair<SpawnedProcess, int>> spawn_command(const std::vector<std::string>& argv) {
   SpawnRequest request;
-  request.program = find_executable(argv.front(), std::getenv("PATH") ? std::getenv("PATH") : "");
+  request.program = find_host_executable(argv.front());
   if (request.program.empty())
     return Status(StatusCode::kNotFound, argv.front() + ": command not found");
   request.argv = argv;
-  for (char** e = environ; *e != nullptr; ++e) request.env.emplace_back(*e);
+  request.env = host_environment();
   request.no_new_privs = false;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)

@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,8 +113,19 @@ void run_command_async(boost::asio::io_context& loop, std::vector<std::string> a
 // The same, blocking the calling thread (startup checks).
 int run_command(const std::vector<std::string>& argv, std::string* output = nullptr);
 
+// The PATH an attempt's environment starts with.
+inline constexpr std::string_view kDefaultTaskPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 // `name` as PATH would find it, or "" ("" also when `name` has a slash and
 // is not an executable file).
 std::string find_executable(const std::string& name, const std::string& path);
+// The same on soltid's own PATH (kDefaultTaskPath when it has none): for
+// the tools soltid runs itself (podman, node, wasmtime).
+std::string find_host_executable(const std::string& name);
+// Appends NAME=value for each entry.
+void append_env(std::vector<std::string>& out, const std::map<std::string, std::string>& env);
+// soltid's own environment, for the tools it runs itself.
+std::vector<std::string> host_environment();
 
 }  // namespace solti::runners

@@ -36,6 +36,33 @@ std::string_view interpreter(ScriptRuntime runtime) {
   return "sh";
 }
 
+// SIGKILLs the process group of every process whose environment carries
+// this instance's kInstanceEnv pair; returns how many groups it killed.
+size_t kill_orphaned_attempts(std::string_view instance_id) {
+  const std::string marker = std::string(kInstanceEnv) + "=" + std::string(instance_id);
+  std::set<pid_t> groups;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "environ", std::ios::binary);  // fails for others' processes
+    std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t start = 0;
+    while (start < environ.size()) {
+      size_t end = environ.find('\0', start);
+      if (end == std::string::npos) end = environ.size();
+      if (std::string_view(environ).substr(start, end - start) == marker) {
+        const pid_t group = ::getpgid(std::stoi(name));
+        if (group > 0 && group != ::getpgrp()) groups.insert(group);
+        break;
+      }
+      start = end + 1;
+    }
+  }
+  for (pid_t group : groups) ::killpg(group, SIGKILL);
+  return groups.size();
+}
+
 rlimit clamped(int resource, rlim_t value) {
   rlimit current{};
   ::getrlimit(static_cast<__rlimit_resource>(resource), &current);
@@ -57,7 +84,7 @@ class SubprocessAttempt final : public ProcessAttempt {
 
     std::map<std::string, std::string> env = {{"PATH", std::string(kDefaultTaskPath)}};
     for (const auto& [k, v] : merge_env(sp.env, request().runner_env)) env[k] = v;
-    for (const auto& [k, v] : env) plan.spawn.env.push_back(k + "=" + v);
+    append_env(plan.spawn.env, env);
 
     if (Status s = apply_identity(sp, plan.spawn); !s.ok()) return s;
     const std::string program_name =
@@ -197,31 +224,6 @@ class SubprocessRunner final : public Runner {
 
 std::unique_ptr<Runner> make_subprocess_runner(asio::io_context& loop, HostRunnerOptions options) {
   return std::make_unique<SubprocessRunner>(loop, std::move(options));
-}
-
-size_t kill_orphaned_attempts(std::string_view instance_id) {
-  const std::string marker = std::string(kInstanceEnv) + "=" + std::string(instance_id);
-  std::set<pid_t> groups;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "environ", std::ios::binary);  // fails for others' processes
-    std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t start = 0;
-    while (start < environ.size()) {
-      size_t end = environ.find('\0', start);
-      if (end == std::string::npos) end = environ.size();
-      if (std::string_view(environ).substr(start, end - start) == marker) {
-        const pid_t group = ::getpgid(std::stoi(name));
-        if (group > 0 && group != ::getpgrp()) groups.insert(group);
-        break;
-      }
-      start = end + 1;
-    }
-  }
-  for (pid_t group : groups) ::killpg(group, SIGKILL);
-  return groups.size();
 }
 
 }  // namespace solti::runners

@@ -25,10 +25,6 @@
 
 namespace solti::runners {
 
-// The PATH an attempt's environment starts with.
-inline constexpr std::string_view kDefaultTaskPath =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 // What the host-process runners (subprocess, wasm) share.
 struct HostRunnerOptions {
   std::string instance_id;                    // remove_leftovers() looks for it
@@ -40,10 +36,8 @@ std::unique_ptr<Runner> make_subprocess_runner(boost::asio::io_context& loop,
 
 // Every attempt's environment carries kInstanceEnv=<soltid instance id>
 // (through AttemptRequest::runner_env), so that a soltid restarted after a
-// kill -9 can find what its predecessor left running: this SIGKILLs the
-// process group of every process whose environment has that pair and
-// returns how many groups it killed.
+// kill -9 can find what its predecessor left running (remove_leftovers()
+// kills the process group of every process whose environment has that pair).
 inline constexpr std::string_view kInstanceEnv = "SOLTI_INSTANCE";
-size_t kill_orphaned_attempts(std::string_view instance_id);
 
 }  // namespace solti::runners

@@ -1,7 +1,6 @@
 #include "reconciler/runners/wasm_runner.h"
 
 #include <boost/asio/post.hpp>
-#include <cstdlib>
 #include <fstream>
 
 #include "reconciler/runners/process_attempt.h"
@@ -41,8 +40,7 @@ class WasmAttempt final : public ProcessAttempt {
     // The runtime's own environment: PATH and the runner's marks (which
     // let a restarted soltid find it).
     plan.spawn.env.push_back("PATH=" + std::string(kDefaultTaskPath));
-    for (const auto& [name, value] : merge_env({}, request().runner_env))
-      plan.spawn.env.push_back(name + "=" + value);
+    append_env(plan.spawn.env, merge_env({}, request().runner_env));
     plan.cgroup_limits = CgroupLimits{};
     return plan;
   }
@@ -79,17 +77,15 @@ std::string WasmRuntime::describe() const {
 }
 
 Result<WasmRuntime> find_wasm_runtime(const std::string& choice, const std::string& launcher) {
-  const char* path = std::getenv("PATH");
-  const std::string search = path ? path : std::string(kDefaultTaskPath);
   if (choice != "auto" && choice != "wasmtime" && choice != "node")
     return Status(StatusCode::kBadRequest,
                   "--wasm-runtime must be auto, wasmtime or node, got '" + choice + "'");
   if (choice != "node") {
-    if (std::string wasmtime = find_executable("wasmtime", search); !wasmtime.empty())
+    if (std::string wasmtime = find_host_executable("wasmtime"); !wasmtime.empty())
       return WasmRuntime{WasmRuntime::Kind::kWasmtime, wasmtime, ""};
     if (choice == "wasmtime") return Status(StatusCode::kNotFound, "wasmtime is not installed");
   }
-  const std::string node = find_executable("node", search);
+  const std::string node = find_host_executable("node");
   if (node.empty()) return Status(StatusCode::kNotFound, "neither wasmtime nor node is installed");
   if (!std::ifstream(launcher))
     return Status(StatusCode::kNotFound, "no WASI launcher at " + launcher);

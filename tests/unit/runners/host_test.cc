@@ -104,7 +104,7 @@ TEST(ContainerCommandTest, LimitsEnvAndEntrypointBecomePodmanFlags) {
   spec.args = {"echo hi"};
   spec.resources = ResourceLimits{*Quantity::parse("64Mi"), *Quantity::parse("1500m"), 64, 128,
                                   *Quantity::parse("1Ki")};
-  const std::vector<std::string> want = {"podman",
+  const std::vector<std::string> want = {"/usr/bin/podman",
                                          "--cgroup-manager=cgroupfs",
                                          "run",
                                          "--name",
