@@ -27,6 +27,12 @@ X509_STORE* ca_store(const std::string& pem) {
 
 ApiClient::ApiClient(const Connection& connection)
     : connection_(connection), client_(std::make_unique<httplib::Client>(connection.server)) {
+  // One connection for all of a client's requests: a connect per request
+  // cost apply of 1,000 manifests a third of its client CPU. Without
+  // NODELAY, a request body sent after its headers on a reused connection
+  // waits for the server's delayed ACK (40 ms).
+  client_->set_keep_alive(true);
+  client_->set_tcp_nodelay(true);
   client_->set_connection_timeout(std::chrono::seconds(10));
   client_->set_read_timeout(std::chrono::seconds(60));
   if (!connection.token.empty()) client_->set_bearer_token_auth(connection.token);

@@ -1,18 +1,26 @@
 #include "model/uuid.h"
 
 #include <cstdint>
+#include <mutex>
 #include <random>
 
 namespace solti {
 
 std::string new_uuid() {
-  // One engine per thread, each seeded from the OS, so no lock is needed.
-  thread_local std::mt19937_64 engine([] {
+  // One engine for the process, seeded once: seeding one per thread cost
+  // every fresh server thread (soltid has thousands) a random_device read.
+  static std::mutex mu;
+  static std::mt19937_64 engine = [] {
     std::random_device device;
     std::seed_seq seed{device(), device(), device(), device()};
     return std::mt19937_64(seed);
-  }());
-  uint64_t hi = engine(), lo = engine();
+  }();
+  uint64_t hi, lo;
+  {
+    std::lock_guard lock(mu);
+    hi = engine();
+    lo = engine();
+  }
   hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";

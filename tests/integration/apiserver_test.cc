@@ -555,6 +555,29 @@ TEST_F(ApiServerTest, ServerSideApplyCreatesUpdatesAndReportsConflicts) {
   EXPECT_EQ(call("GET", std::string(kTasks) + "/d").status, 404);
 }
 
+// An apply patch is YAML; JSON (what clients send, read by the JSON fast
+// path) and a YAML flow mapping (which only looks like JSON) both count.
+TEST_F(ApiServerTest, ApplyPatchBodiesMayBeJsonOrFlowYaml) {
+  const std::string json = R"({"apiVersion":"solti.io/v1","kind":"Task","metadata":{"name":"j"},)"
+                           R"("spec":{"timeout":"10s","subprocess":{"command":"/bin/true"}}})";
+  Reply from_json = call("PATCH", std::string(kTasks) + "/j?fieldManager=ci", json,
+                         "application/apply-patch+yaml");
+  ASSERT_EQ(from_json.status, 201) << from_json.text;
+  EXPECT_EQ(from_json.body["spec"]["subprocess"]["command"], "/bin/true");
+  const std::string flow =
+      "{apiVersion: solti.io/v1, kind: Task, metadata: {name: f}, "
+      "spec: {timeout: 10s, subprocess: {command: /bin/true}}}";
+  Reply from_flow = call("PATCH", std::string(kTasks) + "/f?fieldManager=ci", flow,
+                         "application/apply-patch+yaml");
+  ASSERT_EQ(from_flow.status, 201) << from_flow.text;
+  EXPECT_EQ(from_flow.body["spec"]["timeout"], "10s");
+  Reply broken = call("PATCH", std::string(kTasks) + "/b?fieldManager=ci", "{\"kind\": [",
+                      "application/apply-patch+yaml");
+  EXPECT_EQ(broken.status, 400);
+  EXPECT_NE(broken.body["message"].get<std::string>().find("YAML"), std::string::npos)
+      << broken.text;
+}
+
 TEST_F(ApiServerTest, MetricsCountRequestsWatchersAndTheStore) {
   Reply created = create(task("m"));
   ASSERT_EQ(call("GET", std::string(kTasks) + "/nope").status, 404);
