@@ -19,8 +19,11 @@
 #include <thread>
 
 #include "kubectl-like/api_client.h"
+#include "kubectl-like/completion.h"
+#include "kubectl-like/jsonpath.h"
 #include "kubectl-like/kubeconfig.h"
 #include "kubectl-like/manifest_source.h"
+#include "kubectl-like/terminal.h"
 #include "model/clock.h"
 #include "model/manifest.h"
 #include "model/yaml.h"
@@ -75,7 +78,7 @@ solti::Result<LoadedManifests> load_manifests(const std::vector<std::string>& pa
 int run_validate(const std::vector<std::string>& paths, bool recursive) {
   auto loaded = load_manifests(paths, recursive);
   if (!loaded.ok()) {
-    std::cerr << "error: " << loaded.status().message() << "\n";
+    solti::ctl::print_error_line(loaded.status().message());
     return 1;
   }
   for (const auto& [file, manifest] : loaded->manifests)
@@ -102,16 +105,16 @@ std::string query_escape(const std::string& text) {
   return out.str();
 }
 
-// Server-side apply of every Task in the manifests, as kubectl apply
-// --server-side prints it: "task.solti.io/NAME created|configured|unchanged".
 // kubectl's wording: "Error from server (Reason): ..." for the server's
 // refusals, "error: ..." for failures to reach it.
 void print_error(const solti::ctl::ApiClient& client, const solti::Status& status) {
   if (client.reached_server()) {
-    std::cerr << "Error from server (" << solti::status_reason(status.code())
-              << "): " << status.message() << "\n";
+    std::cerr << solti::ctl::paint(solti::ctl::Stream::kErr, solti::ctl::kRed,
+                                   "Error from server (" +
+                                       std::string(solti::status_reason(status.code())) + "):")
+              << " " << status.message() << "\n";
   } else {
-    std::cerr << "error: " << status.message() << "\n";
+    solti::ctl::print_error_line(status.message());
   }
 }
 
@@ -122,11 +125,25 @@ std::string manifest_namespace(const solti::TaskManifest& manifest,
   return own.empty() ? target.namespace_ : own;
 }
 
-// One manifest's apply: its output line or its error line.
+// One manifest's apply: what happened (created, configured, unchanged)
+// and its output line, or its error line.
 struct ApplyOutcome {
   bool ok = false;
+  std::string verb;
   std::string line;
 };
+
+// "task.solti.io/NAME VERB", the verb coloured on a terminal as a reader
+// scans for it: new green, changed yellow, removed magenta.
+std::string result_line(const std::string& name, const std::string& verb, bool dry_run) {
+  using solti::ctl::paint;
+  const char* colour = verb == "created"      ? solti::ctl::kGreen
+                       : verb == "configured" ? solti::ctl::kYellow
+                       : verb == "pruned"     ? solti::ctl::kMagenta
+                                              : solti::ctl::kDim;
+  return "task.solti.io/" + name + " " + paint(solti::ctl::Stream::kOut, colour, verb) +
+         (dry_run ? " (server dry run)" : "");
+}
 
 // What the user declares, compared rather than resourceVersions: the
 // reconciler writes status and finalizers in between.
@@ -166,30 +183,70 @@ ApplyOutcome apply_one(solti::ctl::ApiClient& client, const std::string& file,
   bool created = false;
   auto applied = client.apply(path, manifest.object, "soltictl", dry_run, created);
   if (!applied.ok()) {
-    return {false, file + ":" + std::to_string(manifest.start.line) +
-                       ": error: " + applied.status().message()};
+    return {false, "",
+            file + ":" + std::to_string(manifest.start.line) + ": " +
+                solti::ctl::paint(solti::ctl::Stream::kErr, solti::ctl::kRed, "error:") + " " +
+                applied.status().message()};
   }
   const char* verb = created                                   ? "created"
                      : before && *before == declared(*applied) ? "unchanged"
                                                                : "configured";
-  return {true, "task.solti.io/" + name + " " + verb + (dry_run ? " (server dry run)" : "")};
+  return {true, verb, result_line(name, verb, dry_run)};
+}
+
+// Verb → how many Tasks it happened to, for apply's closing line.
+using ApplyCounts = std::map<std::string, size_t>;
+
+// --prune: deletes what `selector` selects in the applied namespaces that
+// the manifests no longer name. Returns the failures.
+int prune_unlisted(const solti::ctl::Target& target,
+                   const std::vector<std::pair<std::string, solti::TaskManifest>>& manifests,
+                   const std::string& selector, bool dry_run, ApplyCounts& counts) {
+  std::map<std::string, std::set<std::string>> applied;  // namespace → names
+  for (const auto& [file, manifest] : manifests)
+    applied[manifest_namespace(manifest, target)].insert(manifest.task.metadata.name);
+  if (applied.empty()) applied[target.namespace_];
+  solti::ctl::ApiClient client(target.connection);
+  int failures = 0;
+  for (const auto& [ns, names] : applied) {
+    auto list = client.get(solti::ctl::ApiClient::path("tasks", ns) +
+                           "?labelSelector=" + query_escape(selector));
+    if (!list.ok()) {
+      print_error(client, list.status());
+      return failures + 1;
+    }
+    for (const auto& item : (*list)["items"]) {
+      const std::string name = item["metadata"]["name"];
+      if (names.count(name)) continue;
+      if (!dry_run) {
+        auto removed = client.remove(solti::ctl::ApiClient::path("tasks", ns, name));
+        if (!removed.ok() && removed.status().code() != solti::StatusCode::kNotFound) {
+          print_error(client, removed.status());
+          ++failures;
+          continue;
+        }
+      }
+      std::cout << result_line(name, "pruned", dry_run) << "\n";
+      ++counts["pruned"];
+    }
+  }
+  return failures;
 }
 
 // Server-side apply of every Task in the manifests, 32 at a time,
 // printed in file order as kubectl prints it; then, with --prune, deletes
 // the Tasks the selector selects in the applied namespaces that the
-// manifests no longer name.
+// manifests no longer name. On a terminal, a progress line while it runs
+// and a count of each outcome at the end.
 int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& paths,
               bool recursive, bool dry_run, const std::string& prune_selector) {
   // Nothing is sent when any manifest is invalid, so a broken file never
   // leaves half an apply behind.
   auto loaded = load_manifests(paths, recursive);
   if (!loaded.ok() || loaded->problems > 0) {
-    std::cerr << "error: "
-              << (loaded.ok()
-                      ? std::to_string(loaded->problems) + " problem(s); nothing was applied"
-                      : loaded.status().message())
-              << "\n";
+    solti::ctl::print_error_line(loaded.ok() ? std::to_string(loaded->problems) +
+                                                   " problem(s); nothing was applied"
+                                             : loaded.status().message());
     return 1;
   }
   const auto& manifests = loaded->manifests;
@@ -219,59 +276,76 @@ int run_apply(const solti::ctl::Target& target, const std::vector<std::string>& 
       }
     });
   }
-  const bool progress = ::isatty(2) && manifests.size() > 20;
+  const bool at_terminal = ::isatty(STDERR_FILENO);
+  const bool progress = at_terminal && manifests.size() > 20;
   int failures = 0;
+  ApplyCounts counts;
   for (size_t i = 0; i < manifests.size(); ++i) {
     std::unique_lock lock(mu);
     ready.wait(lock, [&] { return outcomes[i].has_value(); });
     if (progress) std::cerr << "\r\033[K";
     (outcomes[i]->ok ? std::cout : std::cerr) << outcomes[i]->line << std::endl;
-    if (!outcomes[i]->ok) ++failures;
+    if (outcomes[i]->ok) {
+      ++counts[outcomes[i]->verb];
+    } else {
+      ++failures;
+    }
     if (progress) std::cerr << "applied " << i + 1 << "/" << manifests.size() << std::flush;
   }
   if (progress) std::cerr << "\r\033[K";
   for (auto& t : pool) t.join();
-  if (prune_selector.empty()) return failures == 0 ? 0 : 1;
-
-  // Pruning after failures could delete what a failed apply meant to keep.
-  if (failures > 0) {
-    std::cerr << "error: not pruning after " << failures << " failed apply(s)\n";
-    return 1;
+  if (!prune_selector.empty()) {
+    if (failures > 0) {
+      // Pruning after failures could delete what a failed apply meant to keep.
+      solti::ctl::print_error_line("not pruning after " + std::to_string(failures) +
+                                   " failed apply(s)");
+    } else {
+      failures += prune_unlisted(target, manifests, prune_selector, dry_run, counts);
+    }
   }
-  std::map<std::string, std::set<std::string>> applied;  // namespace → names
-  for (const auto& [file, manifest] : manifests)
-    applied[manifest_namespace(manifest, target)].insert(manifest.task.metadata.name);
-  if (applied.empty()) applied[target.namespace_];
-  solti::ctl::ApiClient client(target.connection);
-  for (const auto& [ns, names] : applied) {
-    auto list = client.get(solti::ctl::ApiClient::path("tasks", ns) +
-                           "?labelSelector=" + query_escape(prune_selector));
-    if (!list.ok()) {
-      print_error(client, list.status());
-      return 1;
-    }
-    for (const auto& item : (*list)["items"]) {
-      const std::string name = item["metadata"]["name"];
-      if (names.count(name)) continue;
-      if (!dry_run) {
-        auto removed = client.remove(solti::ctl::ApiClient::path("tasks", ns, name));
-        if (!removed.ok() && removed.status().code() != solti::StatusCode::kNotFound) {
-          print_error(client, removed.status());
-          ++failures;
-          continue;
-        }
-      }
-      std::cout << "task.solti.io/" << name << " pruned" << (dry_run ? " (server dry run)" : "")
-                << "\n";
-    }
+  if (at_terminal && manifests.size() > 1) {
+    std::string summary;
+    for (const char* verb : {"created", "configured", "unchanged", "pruned"})
+      if (counts[verb]) summary += ", " + std::to_string(counts[verb]) + " " + verb;
+    if (failures) summary += ", " + std::to_string(failures) + " failed";
+    std::cerr << manifests.size() << " manifest(s)" << summary << "\n";
   }
   return failures == 0 ? 0 : 1;
 }
 
-std::string plural_of(const std::string& resource) {
+// The plural of a resource as kubectl lets people name it: singular,
+// plural, short name, or group-qualified (task.solti.io).
+std::string plural_of(std::string resource) {
+  if (resource.ends_with(".solti.io")) resource.resize(resource.size() - 9);
   if (resource == "task" || resource == "tasks" || resource == "tk") return "tasks";
   if (resource == "taskrun" || resource == "taskruns" || resource == "tkr") return "taskruns";
   return "";
+}
+
+// The Task names in a verb's arguments, in any of kubectl's forms:
+// `task NAME...`, `task/NAME...` (tasks, tk, task.solti.io alike) or,
+// soltictl's shorthand, bare names. So a Task named like a resource type
+// ("task") must be written task/task.
+solti::Result<std::vector<std::string>> task_names(const std::string& verb,
+                                                   std::vector<std::string> args) {
+  auto not_tasks = [&](const std::string& type) {
+    return solti::Status(solti::StatusCode::kBadRequest,
+                         verb + " works on Tasks; \"" + type + "\" is not a Task");
+  };
+  if (!args.empty() && args[0].find('/') == std::string::npos) {
+    const std::string plural = plural_of(args[0]);
+    if (plural == "taskruns") return not_tasks(args[0]);
+    if (plural == "tasks") args.erase(args.begin());
+  }
+  for (auto& arg : args) {
+    const size_t slash = arg.find('/');
+    if (slash == std::string::npos) continue;
+    if (plural_of(arg.substr(0, slash)) != "tasks") return not_tasks(arg);
+    if (slash + 1 == arg.size())
+      return solti::Status(solti::StatusCode::kBadRequest, "\"" + arg + "\" names no Task");
+    arg.erase(0, slash + 1);
+  }
+  return args;
 }
 
 std::string cell_text(const solti::Json& cell) {
@@ -353,7 +427,7 @@ solti::Status watch_rows(solti::ctl::ApiClient& client, const std::string& path,
           if (!event.is_object() || !event.contains("object")) continue;
           const solti::Json& object = event["object"];
           if (event.value("type", "") == "ERROR") {
-            std::cerr << "error: " << object.value("message", "the watch ended") << "\n";
+            solti::ctl::print_error_line(object.value("message", "the watch ended"));
             return false;
           }
           if (object.contains("rows"))
@@ -369,14 +443,34 @@ int run_get(const solti::ctl::Target& target, const std::string& resource, const
             bool watch) {
   const std::string plural = plural_of(resource);
   if (plural.empty()) {
-    std::cerr << "error: the server doesn't have a resource type \"" << resource << "\"\n";
+    solti::ctl::print_error_line(std::string("the server doesn't have a resource type \"") +
+                                 resource + "\"");
     return 1;
+  }
+  std::optional<solti::ctl::JsonPath> jsonpath;
+  if (output.starts_with("jsonpath=")) {
+    auto parsed = solti::ctl::JsonPath::parse(std::string_view(output).substr(9));
+    if (!parsed.ok()) {
+      solti::ctl::print_error_line(parsed.status().message());
+      return 2;
+    }
+    jsonpath = std::move(*parsed);
+  } else if (!output.empty() && output != "wide" && output != "json" && output != "yaml" &&
+             output != "name") {
+    solti::ctl::print_error_line(std::string("unsupported output format \"") + output +
+                                 "\" (wide, json, yaml, name or jsonpath=TEMPLATE)");
+    return 2;
+  }
+  const bool as_table = output.empty() || output == "wide";
+  if (watch && !as_table) {
+    solti::ctl::print_error_line("-w prints table rows; use it without -o or with -o wide");
+    return 2;
   }
   std::string path =
       solti::ctl::ApiClient::path(plural, all_namespaces ? "" : target.namespace_, name);
   if (name.empty() && !selector.empty()) path += "?labelSelector=" + query_escape(selector);
   solti::ctl::ApiClient client(target.connection);
-  if (output.empty() || output == "wide") {
+  if (as_table) {
     auto table = client.get_table(path);
     if (!table.ok()) {
       print_error(client, table.status());
@@ -404,19 +498,17 @@ int run_get(const solti::ctl::Target& target, const std::string& resource, const
     print_error(client, object.status());
     return 1;
   }
-  if (output == "json") {
+  if (jsonpath) {
+    std::cout << jsonpath->execute(*object);
+  } else if (output == "json") {
     std::cout << object->dump(4) << "\n";
   } else if (output == "yaml") {
     std::cout << solti::to_yaml(*object);
-  } else if (output == "name") {
+  } else {
     const solti::Json items = name.empty() ? (*object)["items"] : solti::Json::array({*object});
     const std::string singular = plural == "tasks" ? "task" : "taskrun";
     for (const auto& item : items)
       std::cout << singular << ".solti.io/" << item["metadata"]["name"].get<std::string>() << "\n";
-  } else {
-    std::cerr << "error: unsupported output format \"" << output
-              << "\" (wide, json, yaml or name)\n";
-    return 2;
   }
   return 0;
 }
@@ -444,12 +536,6 @@ int run_logs(const solti::ctl::Target& target, const std::string& name, bool fol
   return 0;
 }
 
-// "task/NAME", "tasks/NAME" or "NAME" → NAME.
-std::string task_name_of(const std::string& ref) {
-  const size_t slash = ref.find('/');
-  return slash == std::string::npos ? ref : ref.substr(slash + 1);
-}
-
 std::string phase_of(const solti::Json& task) {
   return task.value("status", solti::Json::object()).value("phase", "");
 }
@@ -457,11 +543,9 @@ std::string phase_of(const solti::Json& task) {
 // Deletes the named Tasks (or those -l selects); with --wait, returns once
 // each is gone (the reconciler has stopped its attempt and removed its
 // TaskRuns first).
-int run_delete(const solti::ctl::Target& target, const std::vector<std::string>& refs,
+int run_delete(const solti::ctl::Target& target, std::vector<std::string> names,
                const std::string& selector, bool wait, std::chrono::milliseconds timeout) {
   solti::ctl::ApiClient client(target.connection);
-  std::vector<std::string> names;
-  for (const auto& ref : refs) names.push_back(task_name_of(ref));
   if (!selector.empty()) {
     auto list = client.get(solti::ctl::ApiClient::path("tasks", target.namespace_) +
                            "?labelSelector=" + query_escape(selector));
@@ -491,7 +575,8 @@ int run_delete(const solti::ctl::Target& target, const std::vector<std::string>&
       auto got = client.get(path);
       if (!got.ok() && got.status().code() == solti::StatusCode::kNotFound) break;
       if (std::chrono::steady_clock::now() >= deadline) {
-        std::cerr << "error: timed out waiting for task/" << name << " to be deleted\n";
+        solti::ctl::print_error_line(std::string("timed out waiting for task/") + name +
+                                     " to be deleted");
         return 1;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -504,7 +589,7 @@ int run_delete(const solti::ctl::Target& target, const std::vector<std::string>&
 // --for=phase=P or --for=condition=C[=True|False|Unknown] on the current
 // generation; a Task that ends in another terminal phase fails at once
 // rather than waiting out the timeout.
-int run_wait(const solti::ctl::Target& target, const std::vector<std::string>& refs,
+int run_wait(const solti::ctl::Target& target, const std::vector<std::string>& names,
              const std::string& for_text, std::chrono::milliseconds timeout) {
   const size_t eq = for_text.find('=');
   const std::string kind = for_text.substr(0, eq);
@@ -517,16 +602,16 @@ int run_wait(const solti::ctl::Target& target, const std::vector<std::string>& r
     }
   }
   if ((kind != "phase" && kind != "condition") || want.empty()) {
-    std::cerr << "error: --for must be phase=PHASE or condition=TYPE[=STATUS], got \"" << for_text
-              << "\"\n";
+    solti::ctl::print_error_line(
+        std::string("--for must be phase=PHASE or condition=TYPE[=STATUS], got \"") + for_text +
+        "\"");
     return 2;
   }
   static const std::set<std::string> kTerminal = {"Succeeded", "Failed", "Timeout", "Canceled",
                                                   "Exhausted"};
   solti::ctl::ApiClient client(target.connection);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (const auto& ref : refs) {
-    const std::string name = task_name_of(ref);
+  for (const auto& name : names) {
     const std::string path = solti::ctl::ApiClient::path("tasks", target.namespace_, name);
     while (true) {
       auto task = client.get(path);
@@ -553,12 +638,13 @@ int run_wait(const solti::ctl::Target& target, const std::vector<std::string>& r
       const bool settled =
           current && kTerminal.count(phase_of(*task)) && !status.contains("nextAttemptTime");
       if (kind == "phase" && settled) {
-        std::cerr << "error: task/" << name << " ended " << phase_of(*task) << " ("
-                  << status.value("reason", "") << "), not " << want << "\n";
+        solti::ctl::print_error_line(std::string("task/") + name + " ended " + phase_of(*task) +
+                                     " (" + status.value("reason", "") + "), not " + want);
         return 1;
       }
       if (std::chrono::steady_clock::now() >= deadline) {
-        std::cerr << "error: timed out waiting for the condition on task/" << name << "\n";
+        solti::ctl::print_error_line(std::string("timed out waiting for the condition on task/") +
+                                     name);
         return 1;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -575,13 +661,12 @@ int run_diff(const solti::ctl::Target& target, const std::vector<std::string>& p
              bool recursive) {
   auto loaded = load_manifests(paths, recursive);
   if (!loaded.ok() || loaded->problems > 0) {
-    std::cerr << "error: " << (loaded.ok() ? "invalid manifests" : loaded.status().message())
-              << "\n";
+    solti::ctl::print_error_line(loaded.ok() ? "invalid manifests" : loaded.status().message());
     return 2;
   }
   char dir_template[] = "/tmp/soltictl-diff-XXXXXX";
   if (!mkdtemp(dir_template)) {
-    std::cerr << "error: cannot make a temporary directory\n";
+    solti::ctl::print_error_line("cannot make a temporary directory");
     return 2;
   }
   const std::filesystem::path dir = dir_template;
@@ -632,11 +717,10 @@ int run_diff(const solti::ctl::Target& target, const std::vector<std::string>& p
 
 // A Task for people: what it runs, how it retries, where it stands, its
 // conditions and its recent TaskRuns.
-int run_describe(const solti::ctl::Target& target, const std::vector<std::string>& refs) {
+int run_describe(const solti::ctl::Target& target, const std::vector<std::string>& names) {
   solti::ctl::ApiClient client(target.connection);
   int failures = 0;
-  for (const auto& ref : refs) {
-    const std::string name = task_name_of(ref);
+  for (const auto& name : names) {
     auto task = client.get(solti::ctl::ApiClient::path("tasks", target.namespace_, name));
     if (!task.ok()) {
       print_error(client, task.status());
@@ -693,19 +777,18 @@ int run_describe(const solti::ctl::Target& target, const std::vector<std::string
     } else {
       std::cout << "  <none>\n";
     }
-    if (&ref != &refs.back()) std::cout << "\n";
+    if (&name != &names.back()) std::cout << "\n";
   }
   return failures == 0 ? 0 : 1;
 }
 
 // suspend, resume and rerun are declarative: each changes the spec (so the
 // change survives restarts and shows in diffs) and the reconciler acts on it.
-int run_spec_change(const solti::ctl::Target& target, const std::vector<std::string>& refs,
+int run_spec_change(const solti::ctl::Target& target, const std::vector<std::string>& names,
                     const std::string& verb) {
   solti::ctl::ApiClient client(target.connection);
   int failures = 0;
-  for (const auto& ref : refs) {
-    const std::string name = task_name_of(ref);
+  for (const auto& name : names) {
     solti::Json spec;
     if (verb == "suspend") spec = {{"suspend", true}};
     if (verb == "resume") spec = {{"suspend", false}};
@@ -740,6 +823,17 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the client version");
 
+  std::string shell;
+  auto* completion = app.add_subcommand(
+      "completion", "Print a shell completion script (source <(soltictl completion bash))");
+  completion->add_option("shell", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+
+  std::string colour_mode = "auto";
+  app.add_option("--color", colour_mode, "Colour: auto (on a terminal), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
   solti::ctl::ConnectionFlags flags;
   app.add_option("--server,-s", flags.server,
                  "URL of the API server (else $SOLTI_SERVER, else the kubeconfig's)");
@@ -768,11 +862,11 @@ int main(int argc, char** argv) {
                   "longer contain");
   apply->add_option("-l,--selector", prune_selector, "Label selector for --prune (required)");
 
-  std::string log_task;
+  std::vector<std::string> log_refs;
   bool follow = false;
   int64_t log_attempt = 0, tail = -1;
   auto* logs = app.add_subcommand("logs", "Print the log of a Task's attempt");
-  logs->add_option("task", log_task, "Task name")->required();
+  logs->add_option("task", log_refs, "task/NAME or NAME")->required();
   logs->add_flag("-f,--follow", follow, "Stream the log until the attempt ends");
   logs->add_option("--attempt", log_attempt, "Attempt of the current generation (default: latest)")
       ->check(CLI::PositiveNumber);
@@ -784,7 +878,7 @@ int main(int argc, char** argv) {
   get->add_option("resource", resource, "tasks (tk) or taskruns (tkr)")->required();
   get->add_option("name", name, "One object by name");
   get->add_option("-l,--selector", selector, "Label selector, e.g. app=web,tier!=db");
-  get->add_option("-o,--output", output, "wide, json, yaml or name");
+  get->add_option("-o,--output", output, "wide, json, yaml, name or jsonpath=TEMPLATE");
   get->add_flag("-A,--all-namespaces", all_namespaces, "Across every namespace");
   bool watch = false;
   get->add_flag("-w,--watch", watch, "After the table, print every change as it happens");
@@ -794,7 +888,7 @@ int main(int argc, char** argv) {
   bool delete_wait = true;
   double timeout_seconds = 300;
   auto* del = app.add_subcommand("delete", "Delete Tasks (and, through them, their TaskRuns)");
-  del->add_option("tasks", delete_refs, "task/NAME or NAME ...");
+  del->add_option("tasks", delete_refs, "NAME ..., task/NAME ... or task NAME ...");
   del->add_option("-l,--selector", delete_selector, "Delete the Tasks this label selector selects");
   del->add_flag("--wait", delete_wait,
                 "Return only once each Task is gone (default; --wait=false not)");
@@ -803,7 +897,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> wait_refs;
   std::string wait_for;
   auto* wait = app.add_subcommand("wait", "Wait for Tasks to reach a phase or condition");
-  wait->add_option("tasks", wait_refs, "task/NAME or NAME ...")->required();
+  wait->add_option("tasks", wait_refs, "NAME ..., task/NAME ... or task NAME ...")->required();
   wait->add_option("--for", wait_for, "phase=Succeeded or condition=Succeeded[=True]")->required();
   wait->add_option("--timeout", timeout_seconds, "Seconds to wait (default 300)");
 
@@ -816,7 +910,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> describe_refs;
   auto* describe =
       app.add_subcommand("describe", "Show a Task's spec, status, conditions and runs");
-  describe->add_option("tasks", describe_refs, "task/NAME or NAME ...")->required();
+  describe->add_option("tasks", describe_refs, "NAME ..., task/NAME ... or task NAME ...")
+      ->required();
 
   std::vector<std::string> change_refs;
   std::map<std::string, CLI::App*> spec_verbs;
@@ -827,7 +922,9 @@ int main(int argc, char** argv) {
         : std::string(verb) == "resume" ? "Let a suspended Task run again (spec.suspend: false)"
                                         : "Run a Task again as a new generation (spec.rerunToken)";
     spec_verbs[verb] = app.add_subcommand(verb, help);
-    spec_verbs[verb]->add_option("tasks", change_refs, "task/NAME or NAME ...")->required();
+    spec_verbs[verb]
+        ->add_option("tasks", change_refs, "NAME ..., task/NAME ... or task NAME ...")
+        ->required();
   }
 
   try {
@@ -837,30 +934,68 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
 
+  solti::ctl::configure_colour(colour_mode);
   if (*validate) return run_validate(paths, recursive);
+  if (*completion) {
+    std::cout << (shell == "zsh" ? solti::ctl::zsh_completion(app)
+                                 : solti::ctl::bash_completion(app));
+    return 0;
+  }
   if (app.got_subcommand("version")) {
     std::cout << "soltictl " << SOLTI_VERSION << "\n";
     return 0;
   }
   auto target = solti::ctl::resolve_target(flags);
   if (!target.ok()) {
-    std::cerr << "error: " << target.status().message() << "\n";
+    solti::ctl::print_error_line(target.status().message());
     return 1;
   }
-  if (*logs) return run_logs(*target, log_task, follow, log_attempt, tail);
+  // The verbs that name Tasks, with the names they were given.
+  const std::vector<std::pair<CLI::App*, std::vector<std::string>*>> naming = {
+      {logs, &log_refs},
+      {del, &delete_refs},
+      {wait, &wait_refs},
+      {describe, &describe_refs},
+      {spec_verbs["suspend"], &change_refs},
+      {spec_verbs["resume"], &change_refs},
+      {spec_verbs["rerun"], &change_refs}};
+  for (const auto& [command, refs] : naming) {
+    if (!*command) continue;
+    auto names = task_names(command->get_name(), *refs);
+    if (!names.ok()) {
+      solti::ctl::print_error_line(names.status().message());
+      return 2;
+    }
+    *refs = std::move(*names);
+  }
+  if (*logs) {
+    if (log_refs.size() != 1) {
+      solti::ctl::print_error_line("logs takes one Task");
+      return 2;
+    }
+    return run_logs(*target, log_refs[0], follow, log_attempt, tail);
+  }
   if (*apply) {
     if (prune && prune_selector.empty()) {
-      std::cerr << "error: --prune needs -l SELECTOR, so that only Tasks you label are pruned\n";
+      solti::ctl::print_error_line(
+          "--prune needs -l SELECTOR, so that only Tasks you label are pruned");
       return 2;
     }
     return run_apply(*target, apply_paths, apply_recursive, dry_run == "server",
                      prune ? prune_selector : "");
   }
-  if (*get) return run_get(*target, resource, name, all_namespaces, selector, output, watch);
+  if (*get) {
+    // kubectl's `get task/NAME`.
+    if (const size_t slash = resource.find('/'); slash != std::string::npos && name.empty()) {
+      name = resource.substr(slash + 1);
+      resource.resize(slash);
+    }
+    return run_get(*target, resource, name, all_namespaces, selector, output, watch);
+  }
   const auto timeout = std::chrono::milliseconds(int64_t(timeout_seconds * 1000));
   if (*del) {
     if (delete_refs.empty() == delete_selector.empty()) {
-      std::cerr << "error: name Tasks or give -l, not both or neither\n";
+      solti::ctl::print_error_line("name Tasks or give -l, not both or neither");
       return 2;
     }
     return run_delete(*target, delete_refs, delete_selector, delete_wait, timeout);

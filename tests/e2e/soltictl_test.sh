@@ -96,6 +96,63 @@ expect "describe shows spec, status, conditions and runs" 0 "p1-1-1 +p1 +1 +1 +S
   bash -c "'$soltictl' wait p1 --for=phase=Succeeded --timeout 20 >/dev/null && '$soltictl' describe p1"
 expect "describe shows conditions" 0 "Succeeded +True +ProcessExited" -- s describe task/p1
 
+# -o jsonpath prints what stock kubectl prints for the same template.
+kubectl=${KUBECTL:-/usr/bin/kubectl}
+plain_kubeconfig "$tmp/kubeconfig"
+for template in '{.items[*].metadata.name}' '{.metadata.name}' \
+  '{range .items[*]}{.metadata.name}{"\t"}{.status.phase}{"\n"}{end}' \
+  '{.items[?(@.metadata.name=="p1")].spec.subprocess.args[0]}' \
+  "{.items[0].metadata.labels['set']}" '{..command}' '{.items[-1:].metadata.name}'; do
+  ours=$(s get tasks -o "jsonpath=$template" 2>&1)
+  theirs=$(KUBECONFIG="$tmp/kubeconfig" "$kubectl" get tasks -o "jsonpath=$template" 2>&1)
+  if [ "$ours" = "$theirs" ]; then
+    ok "jsonpath $template prints what kubectl prints"
+  else
+    fail "jsonpath $template: '$ours', kubectl: '$theirs'"
+  fi
+done
+expect "jsonpath of one Task, named the kubectl way" 0 "^p1/Succeeded$" -- \
+  s get task/p1 -o 'jsonpath={.metadata.name}/{.status.phase}'
+expect "a broken template is a usage error naming the place" 2 "jsonpath: unclosed '\[' at character 8" -- \
+  s get tasks -o 'jsonpath={.items[0}'
+
+# kubectl's ways to name Tasks: task NAME, task/NAME, tasks.solti.io/NAME.
+expect "describe task NAME" 0 "^Name: +p1$" -- s describe task p1
+expect "suspend tasks.solti.io/NAME" 0 "task.solti.io/p1 suspended" -- s suspend tasks.solti.io/p1
+expect "delete task NAME" 0 'task.solti.io "p1" deleted' -- s delete task p1 --timeout 20
+expect "a TaskRun is no Task" 2 'delete works on Tasks; "taskrun/x" is not a Task' -- s delete taskrun/x
+
+# Colour only on a terminal: `script` gives soltictl a pseudo-terminal.
+ptask c1 x >"$tmp/c1.yaml"
+ptask c2 x >>"$tmp/c1.yaml"
+sed -i '7i ---' "$tmp/c1.yaml"
+esc=$'\e'
+expect "on a terminal the verbs are coloured" 0 "$esc\[32mcreated" -- \
+  script -qec "'$soltictl' apply -f '$tmp/c1.yaml'" /dev/null
+expect "and a count of the outcomes follows" 0 "^2 manifest\(s\), 2 unchanged" -- \
+  script -qec "'$soltictl' apply -f '$tmp/c1.yaml'" /dev/null
+expect "in a pipe nothing is coloured" 1 "" -- bash -c "'$soltictl' apply -f '$tmp/c1.yaml' 2>&1 | grep -q '$esc'"
+expect "NO_COLOR turns it off on a terminal" 1 "" -- \
+  bash -c "NO_COLOR=1 script -qec \"'$soltictl' apply -f '$tmp/c1.yaml'\" /dev/null | grep -q '$esc'"
+expect "--color=always colours a pipe" 0 "$esc\[2munchanged" -- s apply -f "$tmp/c1.yaml" --color=always
+expect "errors are red on a terminal" 2 "$esc\[31merror:" -- \
+  script -qec "'$soltictl' get tasks -o toml" /dev/null
+
+# Completion, called in bash the way the shell calls it.
+complete_words() {
+  bash -c 'source <("$0" completion bash)
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _soltictl; echo "${COMPREPLY[*]}"' "$soltictl" "$@"
+}
+expect "completion offers verbs" 0 "^delete describe$" -- complete_words "$soltictl" de
+expect "completion offers Task names from the server" 0 "^c1 c2 " -- complete_words "$soltictl" delete ""
+expect "completion offers the names of get's resource" 0 "^c1 c2 " -- complete_words "$soltictl" get tasks ""
+expect "completion offers output formats" 0 "^json jsonpath=$" -- complete_words "$soltictl" get tasks -o j
+expect "completion knows -f is a flag for logs" 0 "^c1 c2 " -- complete_words "$soltictl" logs -f ""
+expect "completion offers a verb's flags" 0 "^--dry-run$" -- complete_words "$soltictl" apply --dr
+expect "the bash script parses" 0 "" -- bash -n <(s completion bash)
+expect "the zsh script is a compdef" 0 "^#compdef soltictl" -- s completion zsh
+expect "completion needs a known shell" 2 "" -- s completion fish
+
 expect "unknown resource type" 1 "doesn't have a resource type" -- s get pods
 expect "bad output format is a usage error" 2 "unsupported output format" -- s get tasks -o toml
 expect "an unreachable server is named" 1 "cannot reach http://127.0.0.1:1" -- \
