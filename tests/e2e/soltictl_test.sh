@@ -153,6 +153,7 @@ expect "the bash script parses" 0 "" -- bash -n <(s completion bash)
 expect "the zsh script is a compdef" 0 "^#compdef soltictl" -- s completion zsh
 expect "completion needs a known shell" 2 "" -- s completion fish
 
+expect "version names the client" 0 "^soltictl [0-9]+\.[0-9]+" -- s version
 expect "unknown resource type" 1 "doesn't have a resource type" -- s get pods
 expect "bad output format is a usage error" 2 "unsupported output format" -- s get tasks -o toml
 expect "an unreachable server is named" 1 "cannot reach http://127.0.0.1:1" -- \
