@@ -5,6 +5,7 @@
 #include <random>
 
 #include "apiserver/managed_fields.h"
+#include "model/json_codec.h"
 
 namespace solti::api {
 namespace {
@@ -65,8 +66,7 @@ std::optional<uint64_t> parse_revision(const std::string& text) {
 }
 
 RawObject raw(const Json& object) {
-  return std::make_shared<const std::string>(
-      object.dump(-1, ' ', false, Json::error_handler_t::replace));
+  return std::make_shared<const std::string>(encode_json(object));
 }
 
 }  // namespace
@@ -260,7 +260,7 @@ Result<WriteResult> Registry::create_object(const std::string& ns, Json object,
                     info().qualified() + " \"" + name + "\" already exists");
     }
     stored_meta["creationTimestamp"] = format_rfc3339(clock_.now());
-    result.object = std::move(stored);
+    result.object = raw(stored);
     return result;
   }
   auto created = store_.create(key(ns, name), std::move(stored));
@@ -271,7 +271,7 @@ Result<WriteResult> Registry::create_object(const std::string& ns, Json object,
     }
     return created.status();
   }
-  result.object = parse(*created->value);
+  result.object = created->value;
   return result;
 }
 
@@ -353,25 +353,25 @@ Result<WriteResult> Registry::write_update(
       record_update(old, updated, manager_context(options, subresource));
     }
     if (same_json(updated, old)) {  // nothing changes: nothing is written
-      result.object = old;
+      result.object = current->value;
       return result;
     }
     if (options.dry_run) {
-      result.object = std::move(updated);
+      result.object = raw(updated);
       return result;
     }
     store::Preconditions preconditions{current->mod_revision, current->uid};
     if (being_deleted(updated) && finalizers_of(updated).empty()) {
       auto removed = store_.remove(key(ns, name), preconditions);
       if (removed.ok()) {
-        result.object = parse(*removed->value);
+        result.object = removed->value;
         return result;
       }
       if (removed.status().code() != StatusCode::kConflict) return removed.status();
     } else {
       auto written = store_.update(key(ns, name), std::move(updated), preconditions);
       if (written.ok()) {
-        result.object = parse(*written->value);
+        result.object = written->value;
         return result;
       }
       if (written.status().code() != StatusCode::kConflict) return written.status();

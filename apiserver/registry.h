@@ -40,8 +40,12 @@ struct WriteOptions {
   std::string field_manager;  // required for apply; "unknown" when empty otherwise
 };
 
+// Objects travel as their stored JSON text so that lists and watches can be
+// written out without parsing and re-encoding each object.
+using RawObject = std::shared_ptr<const std::string>;
+
 struct WriteResult {
-  Json object;
+  RawObject object;  // as stored (or, for a dry run, as it would be)
   bool created = false;
   std::vector<std::string> warnings;
 };
@@ -58,10 +62,6 @@ struct ListQuery {
   size_t limit = 0;
   std::string continue_token;
 };
-
-// Objects travel as their stored JSON text so that lists and watches can be
-// written out without parsing and re-encoding each object.
-using RawObject = std::shared_ptr<const std::string>;
 
 struct ListPage {
   std::vector<RawObject> items;

@@ -60,8 +60,6 @@ Json status_document(const Status& status, const ResourceInfo* info, const std::
   return doc;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
 void reply(Response& res, int code, const std::string& body, std::string_view type = kJson) {
   res.status = code;
   res.set_content(body, std::string(type));
@@ -69,7 +67,7 @@ void reply(Response& res, int code, const std::string& body, std::string_view ty
 
 void reply_error(Response& res, const Status& status, const ResourceInfo* info = nullptr,
                  const std::string& name = "") {
-  reply(res, status_http_code(status.code()), dump(status_document(status, info, name)));
+  reply(res, status_http_code(status.code()), encode_json(status_document(status, info, name)));
 }
 
 void add_warnings(Response& res, const std::vector<std::string>& warnings) {
@@ -307,8 +305,8 @@ class ApiServer::Impl {
       resources_.push_back(s.get());
       registries_.emplace(s->info().plural, std::make_unique<Registry>(store_, *s, clock_));
     }
-    openapi_group_ = dump(openapi_v3_group(resources_));
-    openapi_index_ = dump(openapi_v3_index(content_hash(openapi_group_)));
+    openapi_group_ = encode_json(openapi_v3_group(resources_));
+    openapi_index_ = encode_json(openapi_v3_index(content_hash(openapi_group_)));
   }
 
   Registry* find_registry(std::string_view plural) {
@@ -440,7 +438,7 @@ class ApiServer::Impl {
 
   void routes() {
     auto json = [this](auto document) {
-      return [document](const Request&, Response& res) { reply(res, 200, dump(document)); };
+      return [document](const Request&, Response& res) { reply(res, 200, encode_json(document)); };
     };
     server_->Get("/version", json(version_document(options_.version)));
     for (const char* path : {"/healthz", "/livez"}) {
@@ -460,8 +458,8 @@ class ApiServer::Impl {
     });
     server_->Get("/apis", [this](const Request& req, Response& res) {
       std::string version = aggregated_version(req);
-      if (version.empty()) return reply(res, 200, dump(api_group_list(resources_)));
-      reply(res, 200, dump(aggregated_discovery(resources_, version)),
+      if (version.empty()) return reply(res, 200, encode_json(api_group_list(resources_)));
+      reply(res, 200, encode_json(aggregated_discovery(resources_, version)),
             "application/json;g=apidiscovery.k8s.io;v=" + version + ";as=APIGroupDiscoveryList");
     });
     server_->Get("/metrics", [this](const Request& req, Response& res) {
@@ -571,7 +569,7 @@ class ApiServer::Impl {
     if (wants_table(req))
       return reply(
           res, 200,
-          dump(table(req, reg, page->items, page->resource_version, page->continue_token)));
+          encode_json(table(req, reg, page->items, page->resource_version, page->continue_token)));
 
     std::string body = R"({"kind":")" + info.list_kind() + R"(","apiVersion":")" +
                        info.api_version() + R"(","metadata":{"resourceVersion":")" +
@@ -628,7 +626,7 @@ class ApiServer::Impl {
     auto created = reg.create(ns, std::move(body).value(), *options);
     if (!created.ok()) return reply_error(res, created.status(), &info, name);
     add_warnings(res, created->warnings);
-    reply(res, 201, dump(created->object));
+    reply(res, 201, *created->object);
   }
 
   void serve_delete_collection(const Request& req, Response& res, Registry& reg,
@@ -641,12 +639,12 @@ class ApiServer::Impl {
     auto removed = reg.remove_collection(ns, *query, options->dry_run);
     if (!removed.ok()) return reply_error(res, removed.status(), &info);
     reply(res, 200,
-          dump(Json{{"kind", "Status"},
-                    {"apiVersion", "v1"},
-                    {"metadata", Json::object()},
-                    {"status", "Success"},
-                    {"details", {{"group", info.group}, {"kind", info.plural}}},
-                    {"message", std::to_string(*removed) + " deleted"}}));
+          encode_json(Json{{"kind", "Status"},
+                           {"apiVersion", "v1"},
+                           {"metadata", Json::object()},
+                           {"status", "Success"},
+                           {"details", {{"group", info.group}, {"kind", info.plural}}},
+                           {"message", std::to_string(*removed) + " deleted"}}));
   }
 
   // --- single objects ----------------------------------------------------------
@@ -674,12 +672,12 @@ class ApiServer::Impl {
       auto object = reg->get(ns, name);
       if (!object.ok()) return reply_error(res, object.status(), &info, name);
       if (wants_table(req)) {
-        return reply(
-            res, 200,
-            dump(table(req, *reg, {std::make_shared<const std::string>(dump(*object))},
-                       (*object)["metadata"].value("resourceVersion", std::string()), "")));
+        return reply(res, 200,
+                     encode_json(table(
+                         req, *reg, {std::make_shared<const std::string>(encode_json(*object))},
+                         (*object)["metadata"].value("resourceVersion", std::string()), "")));
       }
-      return reply(res, 200, dump(*object));
+      return reply(res, 200, encode_json(*object));
     }
     if (!info.user_writable) return method_not_allowed(res);
     const Subresource subresource = sub == "status" ? Subresource::kStatus : Subresource::kMain;
@@ -703,7 +701,7 @@ class ApiServer::Impl {
     auto updated = reg.update(ns, name, std::move(body).value(), subresource, *options);
     if (!updated.ok()) return reply_error(res, updated.status(), &info, name);
     add_warnings(res, updated->warnings);
-    reply(res, 200, dump(updated->object));
+    reply(res, 200, *updated->object);
   }
 
   void serve_patch(const Request& req, Response& res, Registry& reg, const std::string& ns,
@@ -730,7 +728,7 @@ class ApiServer::Impl {
                           *body, subresource, *options);
     if (!patched.ok()) return reply_error(res, patched.status(), &info, name);
     add_warnings(res, patched->warnings);
-    reply(res, patched->created ? 201 : 200, dump(patched->object));
+    reply(res, patched->created ? 201 : 200, *patched->object);
   }
 
   void serve_delete(const Request& req, Response& res, Registry& reg, const std::string& ns,
@@ -758,7 +756,7 @@ class ApiServer::Impl {
     options.dry_run = options.dry_run || write->dry_run;
     auto removed = reg.remove(ns, name, options);
     if (!removed.ok()) return reply_error(res, removed.status(), &info, name);
-    reply(res, 200, dump(*removed));
+    reply(res, 200, encode_json(*removed));
   }
 
   // --- logs --------------------------------------------------------------------
@@ -886,7 +884,7 @@ class ApiServer::Impl {
       return sink.write(line.data(), line.size());
     };
     if (state.error) {
-      write_line("ERROR", dump(status_document(*state.error, nullptr, "")));
+      write_line("ERROR", encode_json(status_document(*state.error, nullptr, "")));
       sink.done();
       return true;
     }
@@ -902,7 +900,7 @@ class ApiServer::Impl {
       auto events = state.stream->next(wait_until);
       if (!events.ok()) {
         if (events.status().code() == StatusCode::kExpired) {
-          write_line("ERROR", dump(status_document(events.status(), nullptr, "")));
+          write_line("ERROR", encode_json(status_document(events.status(), nullptr, "")));
         }
         sink.done();
         return true;
@@ -910,7 +908,8 @@ class ApiServer::Impl {
       bool wrote = false;
       for (const auto& e : *events) {
         std::string object = *e.object;
-        if (state.table && e.type != "BOOKMARK") object = dump(table_row(state, reg, object));
+        if (state.table && e.type != "BOOKMARK")
+          object = encode_json(table_row(state, reg, object));
         if (!write_line(e.type, object)) return false;
         wrote = true;
       }
@@ -918,7 +917,7 @@ class ApiServer::Impl {
         Json bookmark = {{"kind", reg.info().kind},
                          {"apiVersion", reg.info().api_version()},
                          {"metadata", {{"resourceVersion", state.stream->resource_version()}}}};
-        if (!write_line("BOOKMARK", dump(bookmark))) return false;
+        if (!write_line("BOOKMARK", encode_json(bookmark))) return false;
         state.next_bookmark = std::chrono::steady_clock::now() + options_.bookmark_interval;
         wrote = true;
       }

@@ -25,6 +25,10 @@
 
 namespace solti {
 
+// The one text form of JSON on the wire and in the store: compact, with
+// invalid UTF-8 replaced rather than thrown on.
+std::string encode_json(const Json& j);
+
 struct DecodeReport {
   FieldErrors errors;
   std::vector<std::string> unknown_fields;  // paths, e.g. "spec.subprocess.comand"

@@ -500,7 +500,7 @@ Status Controller::write_task(Json& object, Task& task, Json desired,
   auto written = tasks_.update(task.metadata.namespace_, task.metadata.name, std::move(desired),
                                subresource, options);
   if (!written.ok()) return written.status();
-  object = std::move(written->object);
+  object = Json::parse(*written->object, nullptr, false);
   task = decode<Task>(object);
   return Status::Ok();
 }

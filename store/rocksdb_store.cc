@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "model/json_codec.h"
 #include "model/uuid.h"
 #include "store/continue_token.h"
 #include "store/record.h"
@@ -36,8 +37,6 @@ constexpr size_t kHistoryBatch = 512;
 Status internal(std::string_view what, const rdb::Status& s) {
   return Status(StatusCode::kInternal, std::string(what) + ": " + s.ToString());
 }
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 int64_t to_ms(Timestamp t) { return t.time_since_epoch().count(); }
 
@@ -296,7 +295,7 @@ Result<StoredObject> RocksStore::create(std::string_view key, Json object) {
   if (Status s = stamp_metadata(object, uid, now, revision); !s.ok()) return s;
   ++last_assigned_;
 
-  auto value = std::make_shared<const std::string>(dump(object));
+  auto value = std::make_shared<const std::string>(encode_json(object));
   PendingWrite write{
       revision, std::string(key), EventType::kAdded,
       value,    nullptr,          encode_object_record({revision, revision, now, uid, *value}),
@@ -318,7 +317,7 @@ Result<StoredObject> RocksStore::update(std::string_view key, Json object,
     return s;
   ++last_assigned_;
 
-  auto value = std::make_shared<const std::string>(dump(object));
+  auto value = std::make_shared<const std::string>(encode_json(object));
   PendingWrite write{revision,
                      std::string(key),
                      EventType::kModified,
@@ -345,7 +344,7 @@ Result<StoredObject> RocksStore::remove(std::string_view key, const Precondition
   if (last.is_object() && last["metadata"].is_object()) {
     last["metadata"]["resourceVersion"] = std::to_string(revision);
   }
-  auto value = std::make_shared<const std::string>(dump(last));
+  auto value = std::make_shared<const std::string>(encode_json(last));
   PendingWrite write{revision, std::string(key), EventType::kDeleted, value, current->value, "",
                      now};
   KeyState state;
