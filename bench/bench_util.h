@@ -4,15 +4,18 @@
 // where noted.
 #pragma once
 
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -108,6 +111,27 @@ class Soltid {
   pid_t pid_ = -1;
   int port_ = 0;
 };
+
+// Creates `count` objects through POST `path` from `clients` kept-alive
+// connections, the i-th with body(i); returns how many failed.
+inline size_t create_all(int port, const std::string& path, size_t count, size_t clients,
+                         const std::function<std::string(size_t)>& body) {
+  std::atomic<size_t> next{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      for (size_t i; (i = next++) < count;) {
+        auto r = client.Post(path, body(i), "application/json");
+        if (!r || r->status != 201) ++failed;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return failed;
+}
 
 // A field of /proc/PID/status ("VmRSS", "Threads"), as written there.
 inline std::string proc_status(pid_t pid, const std::string& field) {

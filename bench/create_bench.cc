@@ -6,14 +6,15 @@
 //
 //   create_bench --soltid build/cmd/soltid [--etcd /usr/bin/etcd] [--clients 32,128]
 //                [--seconds 5] [--value-bytes 1024]
+#include <fcntl.h>
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <fcntl.h>
 #include <functional>
-#include <sstream>
+#include <map>
 #include <mutex>
+#include <sstream>
 
 #include "bench/bench_util.h"
 
@@ -135,6 +136,16 @@ struct Etcd {
   }
 };
 
+// Prints the table row; returns the creates/s.
+double report(const std::string& server, size_t clients, Outcome o) {
+  const double rate = double(o.ok) / o.seconds;
+  bench::table_row({server, std::to_string(clients), bench::fixed(rate, 0),
+                    bench::fixed(bench::percentile(o.latency_ms, 0.5), 2),
+                    bench::fixed(bench::percentile(o.latency_ms, 0.99), 2),
+                    std::to_string(o.failed)});
+  return rate;
+}
+
 std::vector<size_t> parse_list(const std::string& text) {
   std::vector<size_t> out;
   std::stringstream in(text);
@@ -160,16 +171,15 @@ int main(int argc, char** argv) {
   std::printf("durable creates through HTTP, %zu-byte bodies, %.0f s each, fsync on\n\n",
               value_bytes, seconds);
   bench::table_header({"server", "clients", "creates/s", "p50 ms", "p99 ms", "errors"});
-  std::vector<std::pair<std::string, double>> rates;
+  std::map<size_t, double> soltid_rate, etcd_rate;  // by clients
   for (size_t clients : parse_list(clients_text)) {
     {
-      bench::Soltid soltid(soltid_path, {"--no-reconciler", "--max-connections",
-                                         std::to_string(clients + 64)});
+      bench::Soltid soltid(soltid_path,
+                           {"--no-reconciler", "--max-connections", std::to_string(clients + 64)});
       soltid.start();
       // A Task whose JSON body is about value_bytes long: the filler is an
       // annotation.
-      const std::string head =
-          R"({"apiVersion":"solti.io/v1","kind":"Task","metadata":{"name":")";
+      const std::string head = R"({"apiVersion":"solti.io/v1","kind":"Task","metadata":{"name":")";
       const std::string tail_template =
           R"(","annotations":{"bench/filler":"FILL"}},"spec":{"timeout":"5s","subprocess":{"command":"/bin/true"}}})";
       const size_t overhead = head.size() + tail_template.size() - 4 + 12;
@@ -180,17 +190,10 @@ int main(int argc, char** argv) {
                 [&](size_t c, size_t i) {
                   return head + "c" + std::to_string(c) + "-" + std::to_string(i) + tail;
                 }};
-      Outcome o = run(load, clients, seconds);
-      const double rate = double(o.ok) / o.seconds;
-      rates.emplace_back("soltid/" + std::to_string(clients), rate);
-      bench::table_row({"soltid", std::to_string(clients), bench::fixed(rate, 0),
-                        bench::fixed(bench::percentile(o.latency_ms, 0.5), 2),
-                        bench::fixed(bench::percentile(o.latency_ms, 0.99), 2),
-                        std::to_string(o.failed)});
+      soltid_rate[clients] = report("soltid", clients, run(load, clients, seconds));
     }
     if (!etcd_path.empty()) {
-      std::string pattern =
-          (std::filesystem::temp_directory_path() / "etcd-bench-XXXXXX").string();
+      std::string pattern = (std::filesystem::temp_directory_path() / "etcd-bench-XXXXXX").string();
       const std::string dir = mkdtemp(pattern.data());
       {
         Etcd etcd;
@@ -201,26 +204,13 @@ int main(int argc, char** argv) {
                            base64("/tasks/c" + std::to_string(c) + "-" + std::to_string(i)) +
                            R"(","value":")" + value + R"("})";
                   }};
-        Outcome o = run(load, clients, seconds);
-        const double rate = double(o.ok) / o.seconds;
-        rates.emplace_back("etcd/" + std::to_string(clients), rate);
-        bench::table_row({"etcd 3.4", std::to_string(clients), bench::fixed(rate, 0),
-                          bench::fixed(bench::percentile(o.latency_ms, 0.5), 2),
-                          bench::fixed(bench::percentile(o.latency_ms, 0.99), 2),
-                          std::to_string(o.failed)});
+        etcd_rate[clients] = report("etcd 3.4", clients, run(load, clients, seconds));
       }
       std::filesystem::remove_all(dir);
     }
   }
   std::printf("\n");
-  for (size_t clients : parse_list(clients_text)) {
-    double ours = 0, theirs = 0;
-    for (const auto& [key, rate] : rates) {
-      if (key == "soltid/" + std::to_string(clients)) ours = rate;
-      if (key == "etcd/" + std::to_string(clients)) theirs = rate;
-    }
-    if (theirs > 0)
-      std::printf("%zu clients: soltid / etcd = %.2fx\n", clients, ours / theirs);
-  }
+  for (const auto& [clients, theirs] : etcd_rate)
+    std::printf("%zu clients: soltid / etcd = %.2fx\n", clients, soltid_rate[clients] / theirs);
   return 0;
 }

@@ -4,91 +4,40 @@
 // before the create is sent to the event's arrival) and soltid's threads and
 // memory. Not part of the test suite.
 //
-//   watch_bench --soltid build/cmd/soltid [--watchers 1000] [--events 200] [--rate 100]
+//   watch_bench --soltid build/cmd/soltid [--watchers 1000] [--events 10000] [--rate 1000]
+//               [--writers 4]
 #include <httplib.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <thread>
 
+#include "bench/bench_util.h"
 #include "model/object_meta.h"
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-struct Soltid {
-  pid_t pid = -1;
-  int port = 0;
-  std::string dir;
-};
-
-Soltid start_soltid(const std::string& binary, size_t max_connections) {
-  Soltid s;
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "solti-watch-bench-XXXXXX").string();
-  s.dir = mkdtemp(pattern.data());
-  int out[2];
-  if (pipe(out) != 0) std::exit(1);
-  s.pid = fork();
-  if (s.pid == 0) {
-    dup2(out[1], 1);
-    std::string connections = std::to_string(max_connections);
-    execl(binary.c_str(), binary.c_str(), "--data-dir", s.dir.c_str(), "--listen", "127.0.0.1:0",
-          "--max-connections", connections.c_str(), nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  std::string line;
-  char c;
-  while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-  std::smatch m;
-  if (!std::regex_search(line, m, std::regex(R"(127\.0\.0\.1:(\d+))"))) {
-    std::fprintf(stderr, "soltid did not start: %s\n", line.c_str());
-    std::exit(1);
-  }
-  s.port = std::stoi(m[1]);
-  return s;
-}
-
-std::string proc_status(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
-  }
-  return "?";
-}
-
-double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[size_t(p * double(v.size() - 1))];
-}
-
-}  // namespace
+using bench::Clock;
+using bench::percentile;
+using bench::proc_status;
 
 int main(int argc, char** argv) {
   CLI::App app{"watch_bench: watch fan-out of soltid"};
   std::string soltid_path;
-  size_t watchers = 1000, events = 200;
-  double rate = 100;
+  size_t watchers = 1000, events = 10000;
+  double rate = 1000;
   app.add_option("--soltid", soltid_path, "Path of the soltid binary")->required();
   app.add_option("--watchers", watchers, "Concurrent watch connections");
   app.add_option("--events", events, "Tasks created while they watch");
   app.add_option("--rate", rate, "Creates per second");
+  size_t writers = 4;
+  app.add_option("--writers", writers, "Connections creating the Tasks");
   CLI11_PARSE(app, argc, argv);
 
-  Soltid soltid = start_soltid(soltid_path, watchers + 64);
+  bench::Soltid soltid(soltid_path, {"--max-connections", std::to_string(watchers + writers + 64)});
+  soltid.start();
   const std::string base = "/apis/solti.io/v1/namespaces/bench/tasks";
 
   // Send times by task index, filled by the writer before each create.
@@ -103,10 +52,10 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (size_t w = 0; w < watchers; ++w) {
     threads.emplace_back([&, w] {
-      httplib::Client client("127.0.0.1", soltid.port);
+      httplib::Client client("127.0.0.1", soltid.port());
       client.set_read_timeout(std::chrono::seconds(120));
       std::string buffer;
-      int64_t last_index = -1;
+      int64_t last_version = -1;
       auto result =
           client.Get(base + "?watch=true&resourceVersion=0&timeoutSeconds=300", httplib::Headers{},
                      [&](const char* data, size_t length) {
@@ -116,10 +65,14 @@ int main(int argc, char** argv) {
                        while ((nl = buffer.find('\n')) != std::string::npos) {
                          auto j = solti::Json::parse(buffer.substr(0, nl), nullptr, false);
                          buffer.erase(0, nl + 1);
-                         const std::string name = j["object"]["metadata"].value("name", "t-0");
+                         const auto& meta = j["object"]["metadata"];
+                         const std::string name = meta.value("name", "t-0");
                          const int64_t index = std::stoll(name.substr(2));
-                         if (index <= last_index) ++out_of_order[w];
-                         last_index = index;
+                         // In order means in resourceVersion order: with several
+                         // writers, creates commit in any order of their names.
+                         const int64_t version = std::stoll(meta.value("resourceVersion", "0"));
+                         if (version <= last_version) ++out_of_order[w];
+                         last_version = version;
                          latency[w].push_back(double(now - sent[size_t(index)].load()) / 1e6);
                          ++received[w];
                        }
@@ -137,7 +90,7 @@ int main(int argc, char** argv) {
     });
   }
   // All watches are open once the server's gauge says so.
-  httplib::Client control("127.0.0.1", soltid.port);
+  httplib::Client control("127.0.0.1", soltid.port());
   std::string needle = "solti_apiserver_watchers " + std::to_string(watchers);
   const auto open_deadline = Clock::now() + std::chrono::seconds(60);
   while (Clock::now() < open_deadline) {
@@ -146,35 +99,46 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const double open_seconds = std::chrono::duration<double>(Clock::now() - open_start).count();
-  const std::string threads_open = proc_status(soltid.pid, "Threads");
+  const std::string threads_open = proc_status(soltid.pid(), "Threads");
 
-  auto write_start = Clock::now();
-  for (size_t i = 0; i < events; ++i) {
-    auto due = write_start + std::chrono::duration_cast<Clock::duration>(
-                                 std::chrono::duration<double>(double(i) / rate));
-    std::this_thread::sleep_until(due);
-    std::string name = "t-" + std::to_string(i);
-    sent[i] = Clock::now().time_since_epoch().count();
-    auto r =
-        control.Post(base,
-                     R"({"apiVersion":"solti.io/v1","kind":"Task","metadata":{"name":")" + name +
-                         R"("},"spec":{"timeout":"5s","subprocess":{"command":"/bin/true"}}})",
-                     "application/json");
-    if (!r || r->status != 201) {
-      std::fprintf(stderr, "create %s failed\n", name.c_str());
-      return 1;
-    }
+  // `writers` connections create the Tasks on a fixed schedule, event i
+  // at write_start + i/rate, so that one slow create does not delay the rest.
+  auto write_start = Clock::now() + std::chrono::milliseconds(100);
+  std::atomic<size_t> create_failures{0};
+  std::vector<std::thread> writer_threads;
+  for (size_t k = 0; k < writers; ++k) {
+    writer_threads.emplace_back([&, k] {
+      httplib::Client client("127.0.0.1", soltid.port());
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      for (size_t i = k; i < events; i += writers) {
+        std::this_thread::sleep_until(write_start +
+                                      std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(double(i) / rate)));
+        std::string name = "t-" + std::to_string(i);
+        sent[i] = Clock::now().time_since_epoch().count();
+        auto r =
+            client.Post(base,
+                        R"({"apiVersion":"solti.io/v1","kind":"Task","metadata":{"name":")" + name +
+                            R"("},"spec":{"timeout":"5s","subprocess":{"command":"/bin/true"}}})",
+                        "application/json");
+        if (!r || r->status != 201) ++create_failures;
+      }
+    });
+  }
+  for (auto& t : writer_threads) t.join();
+  const double write_seconds = std::chrono::duration<double>(Clock::now() - write_start).count();
+  if (create_failures > 0) {
+    std::fprintf(stderr, "%zu creates failed\n", create_failures.load());
+    return 1;
   }
   auto deadline = Clock::now() + std::chrono::seconds(60);
   while (finished < watchers && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const std::string rss = proc_status(soltid.pid, "VmRSS");
-  const std::string threads_peak = proc_status(soltid.pid, "Threads");
-  kill(soltid.pid, SIGTERM);
+  const std::string rss = proc_status(soltid.pid(), "VmRSS");
+  const std::string threads_peak = proc_status(soltid.pid(), "Threads");
   for (auto& t : threads) t.detach();
-  int status = 0;
-  waitpid(soltid.pid, &status, 0);
-  std::filesystem::remove_all(soltid.dir);
+  soltid.stop();
 
   std::vector<double> all;
   size_t total = 0, disorder = 0, complete = 0;
@@ -185,13 +149,14 @@ int main(int argc, char** argv) {
     complete += received[w] == events;
   }
   std::printf(
-      "| watchers | events | delivered | watchers complete | out of order | open all (s) | p50 ms "
-      "| p99 ms | max ms | soltid threads | soltid RSS |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  std::printf("| %zu | %zu | %zu / %zu | %zu | %zu | %.2f | %.1f | %.1f | %.1f | %s | %s |\n",
-              watchers, events, total, watchers * events, complete, disorder, open_seconds,
-              percentile(all, 0.5), percentile(all, 0.99), percentile(all, 1.0),
-              threads_open.c_str(), rss.c_str());
+      "| watchers | events | rate /s (achieved) | delivered | watchers complete | out of order "
+      "| open all (s) | p50 ms | p99 ms | max ms | soltid threads | soltid RSS |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "| %zu | %zu | %.0f (%.0f) | %zu / %zu | %zu | %zu | %.2f | %.1f | %.1f | %.1f | %s | %s |\n",
+      watchers, events, rate, double(events) / write_seconds, total, watchers * events, complete,
+      disorder, open_seconds, percentile(all, 0.5), percentile(all, 0.99), percentile(all, 1.0),
+      threads_open.c_str(), rss.c_str());
   {
     std::lock_guard lock(report_mu);
     for (const auto& [why, count] : ended_early)

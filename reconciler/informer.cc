@@ -36,17 +36,16 @@ std::string Informer::key_of(const Json& object) {
 Status Informer::relist() {
   auto page = source_.list();
   if (!page.ok()) return page.status();
-  std::map<std::string, Json> fresh;
-  for (const auto& item : page->items) {
-    Json object = parse(*item);
-    fresh.emplace(key_of(object), std::move(object));
-  }
+  std::map<std::string, api::RawObject> fresh;
+  for (const auto& item : page->items) fresh.emplace(key_of(parse(*item)), item);
   std::vector<std::string> changed;
   {
     std::lock_guard lock(mu_);
     for (const auto& [key, object] : fresh) {
       auto old = cache_.find(key);
-      if (old == cache_.end() || old->second != object) changed.push_back(key);
+      // The store writes an object's text once, so equal text is an
+      // unchanged object.
+      if (old == cache_.end() || *old->second != *object) changed.push_back(key);
     }
     for (const auto& [key, object] : cache_) {
       if (!fresh.count(key)) changed.push_back(key);  // deleted while we were not watching
@@ -73,14 +72,14 @@ Status Informer::pump(std::chrono::steady_clock::time_point deadline) {
     return events.status();
   }
   for (const auto& event : *events) {
-    Json object = parse(*event.object);
+    const Json object = parse(*event.object);
     const std::string key = key_of(object);
     {
       std::lock_guard lock(mu_);
       if (event.type == "DELETED") {
         cache_.erase(key);
       } else {
-        cache_[key] = object;
+        cache_[key] = event.object;
       }
       resource_version_ = object["metadata"].value("resourceVersion", resource_version_);
     }
@@ -90,10 +89,14 @@ Status Informer::pump(std::chrono::steady_clock::time_point deadline) {
 }
 
 std::optional<Json> Informer::get(const std::string& key) const {
-  std::lock_guard lock(mu_);
-  auto it = cache_.find(key);
-  if (it == cache_.end()) return std::nullopt;
-  return it->second;
+  api::RawObject text;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) return std::nullopt;
+    text = it->second;
+  }
+  return parse(*text);
 }
 
 std::vector<std::string> Informer::keys() const {

@@ -58,7 +58,9 @@ class Informer {
   Handler on_change_;
   std::unique_ptr<api::WatchStream> stream_;
   mutable std::mutex mu_;
-  std::map<std::string, Json> cache_;
+  // Each object as the store's JSON text, shared with the watch cache:
+  // a parsed Json took ~10x the memory (scale_bench); get() parses.
+  std::map<std::string, api::RawObject> cache_;
   std::string resource_version_;
   bool synced_ = false;
 };

@@ -340,7 +340,8 @@ TEST_F(ReconcilerTest, AKilledSoltidsAttemptIsAgentRestartedAndItsProcessKilled)
   std::filesystem::remove(work_ + "/pid");
   soltid_.start();
   client_ = soltid_.client();
-  EXPECT_TRUE(gone_within(pid, 2s)) << "the orphan of the killed soltid still runs";
+  // Generous: the restart asks podman for leftovers first, slow under a parallel ctest.
+  EXPECT_TRUE(gone_within(pid, 10s)) << "the orphan of the killed soltid still runs";
   wait_phase("interrupted", "Running", 2);
   auto r = runs("interrupted");
   ASSERT_EQ(r.size(), 2u);
