@@ -3,6 +3,7 @@
 // server stops accepting, running attempts are canceled (their Tasks show
 // AgentRestarted at the next start), the store is flushed, exit 0.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "apiserver/crd.h"
@@ -83,6 +85,20 @@ std::string instance_id(const std::filesystem::path& data_dir) {
   return id;
 }
 
+// The default of --max-parallel. A running attempt holds up to 8 file
+// descriptors (pidfd, output pipe, log, cgroup and podman files); what the
+// connections and RocksDB need comes first. Unbounded, a burst of 10,000
+// Tasks ran soltid out of descriptors (lifecycle_bench): thousands failed
+// with EMFILE and the rest never finished.
+size_t attempts_within_file_limit(size_t max_connections) {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
+  constexpr size_t kPerAttempt = 8, kReserved = 512;
+  const size_t budget = size_t(limit.rlim_cur);
+  if (budget <= max_connections + kReserved + kPerAttempt) return 1;
+  return (budget - max_connections - kReserved) / kPerAttempt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,10 +154,11 @@ int main(int argc, char** argv) {
                  "age only while younger than this)");
   app.add_option("--housekeeping-interval", housekeeping_seconds,
                  "Seconds between runs of the TaskRun sweep and the log clean-up");
-  size_t max_parallel = 0;
+  std::optional<size_t> max_parallel;
   app.add_option("--max-parallel", max_parallel,
-                 "Attempts that may run at once across all Tasks (0: no limit); the rest wait "
-                 "Pending with reason WaitingForCapacity");
+                 "Attempts that may run at once across all Tasks (0: no limit; default: what "
+                 "the open-file limit allows); the rest wait Pending with reason "
+                 "WaitingForCapacity");
   std::string wasm_runtime = "auto";
   app.add_option("--wasm-runtime", wasm_runtime,
                  "WASI runtime for wasm Tasks: auto (wasmtime if installed, else node), "
@@ -259,7 +276,8 @@ int main(int argc, char** argv) {
   solti::DefaultRandomSource random;
   solti::reconciler::ControllerOptions controller_options;
   controller_options.logs_dir = logs_dir;
-  controller_options.max_parallel = max_parallel;
+  controller_options.max_parallel =
+      max_parallel ? *max_parallel : attempts_within_file_limit(max_connections);
   controller_options.runner_env.push_back({std::string(solti::runners::kInstanceEnv), instance});
   solti::reconciler::Controller controller(*server.registry("tasks"), *server.registry("taskruns"),
                                            solti::system_clock(), loop, router, random,

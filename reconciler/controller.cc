@@ -118,6 +118,7 @@ void Controller::on_event(const std::string& key) {
 void Controller::run_ready() {
   if (stopping_) return;
   while (auto key = queue_.take()) {
+    capacity_woken_.erase(*key);
     auto requeue = reconcile(*key);
     if (!requeue.ok()) {
       // Conflicts are routine (someone wrote in between): look again soon.
@@ -131,6 +132,8 @@ void Controller::run_ready() {
       if (*requeue) queue_.add_after(*key, **requeue);
     }
     queue_.done(*key);
+    // Room this key did not take (it needed none after all) goes to the next.
+    wake_capacity_waiters();
   }
   arm_timer();
 }
@@ -157,7 +160,7 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
     // Gone without our finalizer (it was removed by hand): stop what runs.
     leave_slots(key);
     displaced_.erase(key);
-    capacity_waiters_.erase(key);
+    stop_waiting_for_capacity(key);
     if (active && !active->result) {
       cancel(*active, reason::kDeleted);
       return Requeue{};
@@ -302,12 +305,12 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
   const bool queued_ahead = !slot.queue.empty() && slot.queue.begin()->second != key;
   if (!owned_by_other && (reserved_for_me || (!reserved_for_other && !queued_ahead))) {
     if (options_.max_parallel > 0 && active_.size() >= options_.max_parallel) {
-      capacity_waiters_.insert(key);
+      wait_for_capacity(key);
       return settle(TaskPhase::kPending, reason::kWaitingForCapacity,
                     "waiting for one of the " + std::to_string(options_.max_parallel) +
                         " running attempts (--max-parallel) to end");
     }
-    capacity_waiters_.erase(key);
+    stop_waiting_for_capacity(key);
     if (reserved_for_me) slot.next.clear();
     leave_slots(key);
     slots_[sk].owner = key;
@@ -479,8 +482,31 @@ void Controller::forget_attempt(const std::string& key) {
   if (!it->second->result) --running_;
   active_.erase(it);
   release_slot(slot, key);
-  for (const auto& waiter : capacity_waiters_) queue_.add(waiter);
-  capacity_waiters_.clear();
+  wake_capacity_waiters();
+}
+
+void Controller::wait_for_capacity(const std::string& key) {
+  if (capacity_waiters_.count(key)) return;
+  capacity_waiters_[key] = ++capacity_places_;
+  capacity_line_[capacity_places_] = key;
+}
+
+void Controller::stop_waiting_for_capacity(const std::string& key) {
+  auto it = capacity_waiters_.find(key);
+  if (it == capacity_waiters_.end()) return;
+  capacity_line_.erase(it->second);
+  capacity_waiters_.erase(it);
+}
+
+void Controller::wake_capacity_waiters() {
+  if (options_.max_parallel == 0) return;
+  while (!capacity_line_.empty() &&
+         active_.size() + capacity_woken_.size() < options_.max_parallel) {
+    const std::string key = capacity_line_.begin()->second;
+    stop_waiting_for_capacity(key);
+    capacity_woken_.insert(key);
+    queue_.add(key);
+  }
 }
 
 // --- writes --------------------------------------------------------------------

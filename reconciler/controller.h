@@ -133,8 +133,17 @@ class Controller {
   // Loop-thread state.
   std::map<std::string, std::unique_ptr<ActiveAttempt>> active_;
   std::map<std::string, Slot> slots_;
-  std::set<std::string> displaced_;         // queued Replace newcomers a later Replace displaced
-  std::set<std::string> capacity_waiters_;  // admitted, waiting for max_parallel room
+  std::set<std::string> displaced_;  // queued Replace newcomers a later Replace displaced
+  // Admitted Tasks waiting for max_parallel room, woken first come first
+  // served and only as many as there is room for: waking all of them at
+  // every attempt's end made a 10,000-Task burst quadratic.
+  void wait_for_capacity(const std::string& key);
+  void stop_waiting_for_capacity(const std::string& key);
+  void wake_capacity_waiters();
+  std::map<std::string, uint64_t> capacity_waiters_;  // key → its place in the line
+  std::map<uint64_t, std::string> capacity_line_;     // place → key
+  std::set<std::string> capacity_woken_;              // queued to take room, not yet reconciled
+  uint64_t capacity_places_ = 0;
   std::atomic<size_t> running_{0};
 };
 
