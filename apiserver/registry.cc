@@ -65,9 +65,7 @@ std::optional<uint64_t> parse_revision(const std::string& text) {
   return v;
 }
 
-RawObject raw(const Json& object) {
-  return std::make_shared<const std::string>(encode_json(object));
-}
+RawObject raw(const Json& object) { return std::make_shared<const std::string>(json_text(object)); }
 
 }  // namespace
 

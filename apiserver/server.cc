@@ -67,7 +67,7 @@ void reply(Response& res, int code, const std::string& body, std::string_view ty
 
 void reply_error(Response& res, const Status& status, const ResourceInfo* info = nullptr,
                  const std::string& name = "") {
-  reply(res, status_http_code(status.code()), encode_json(status_document(status, info, name)));
+  reply(res, status_http_code(status.code()), json_text(status_document(status, info, name)));
 }
 
 void add_warnings(Response& res, const std::vector<std::string>& warnings) {
@@ -305,8 +305,8 @@ class ApiServer::Impl {
       resources_.push_back(s.get());
       registries_.emplace(s->info().plural, std::make_unique<Registry>(store_, *s, clock_));
     }
-    openapi_group_ = encode_json(openapi_v3_group(resources_));
-    openapi_index_ = encode_json(openapi_v3_index(content_hash(openapi_group_)));
+    openapi_group_ = json_text(openapi_v3_group(resources_));
+    openapi_index_ = json_text(openapi_v3_index(content_hash(openapi_group_)));
   }
 
   Registry* find_registry(std::string_view plural) {
@@ -438,7 +438,7 @@ class ApiServer::Impl {
 
   void routes() {
     auto json = [this](auto document) {
-      return [document](const Request&, Response& res) { reply(res, 200, encode_json(document)); };
+      return [document](const Request&, Response& res) { reply(res, 200, json_text(document)); };
     };
     server_->Get("/version", json(version_document(options_.version)));
     for (const char* path : {"/healthz", "/livez"}) {
@@ -458,8 +458,8 @@ class ApiServer::Impl {
     });
     server_->Get("/apis", [this](const Request& req, Response& res) {
       std::string version = aggregated_version(req);
-      if (version.empty()) return reply(res, 200, encode_json(api_group_list(resources_)));
-      reply(res, 200, encode_json(aggregated_discovery(resources_, version)),
+      if (version.empty()) return reply(res, 200, json_text(api_group_list(resources_)));
+      reply(res, 200, json_text(aggregated_discovery(resources_, version)),
             "application/json;g=apidiscovery.k8s.io;v=" + version + ";as=APIGroupDiscoveryList");
     });
     server_->Get("/metrics", [this](const Request& req, Response& res) {
@@ -569,7 +569,7 @@ class ApiServer::Impl {
     if (wants_table(req))
       return reply(
           res, 200,
-          encode_json(table(req, reg, page->items, page->resource_version, page->continue_token)));
+          json_text(table(req, reg, page->items, page->resource_version, page->continue_token)));
 
     std::string body = R"({"kind":")" + info.list_kind() + R"(","apiVersion":")" +
                        info.api_version() + R"(","metadata":{"resourceVersion":")" +
@@ -639,12 +639,12 @@ class ApiServer::Impl {
     auto removed = reg.remove_collection(ns, *query, options->dry_run);
     if (!removed.ok()) return reply_error(res, removed.status(), &info);
     reply(res, 200,
-          encode_json(Json{{"kind", "Status"},
-                           {"apiVersion", "v1"},
-                           {"metadata", Json::object()},
-                           {"status", "Success"},
-                           {"details", {{"group", info.group}, {"kind", info.plural}}},
-                           {"message", std::to_string(*removed) + " deleted"}}));
+          json_text(Json{{"kind", "Status"},
+                         {"apiVersion", "v1"},
+                         {"metadata", Json::object()},
+                         {"status", "Success"},
+                         {"details", {{"group", info.group}, {"kind", info.plural}}},
+                         {"message", std::to_string(*removed) + " deleted"}}));
   }
 
   // --- single objects ----------------------------------------------------------
@@ -672,12 +672,12 @@ class ApiServer::Impl {
       auto object = reg->get(ns, name);
       if (!object.ok()) return reply_error(res, object.status(), &info, name);
       if (wants_table(req)) {
-        return reply(res, 200,
-                     encode_json(table(
-                         req, *reg, {std::make_shared<const std::string>(encode_json(*object))},
-                         (*object)["metadata"].value("resourceVersion", std::string()), "")));
+        return reply(
+            res, 200,
+            json_text(table(req, *reg, {std::make_shared<const std::string>(json_text(*object))},
+                            (*object)["metadata"].value("resourceVersion", std::string()), "")));
       }
-      return reply(res, 200, encode_json(*object));
+      return reply(res, 200, json_text(*object));
     }
     if (!info.user_writable) return method_not_allowed(res);
     const Subresource subresource = sub == "status" ? Subresource::kStatus : Subresource::kMain;
@@ -756,7 +756,7 @@ class ApiServer::Impl {
     options.dry_run = options.dry_run || write->dry_run;
     auto removed = reg.remove(ns, name, options);
     if (!removed.ok()) return reply_error(res, removed.status(), &info, name);
-    reply(res, 200, encode_json(*removed));
+    reply(res, 200, json_text(*removed));
   }
 
   // --- logs --------------------------------------------------------------------
@@ -884,7 +884,7 @@ class ApiServer::Impl {
       return sink.write(line.data(), line.size());
     };
     if (state.error) {
-      write_line("ERROR", encode_json(status_document(*state.error, nullptr, "")));
+      write_line("ERROR", json_text(status_document(*state.error, nullptr, "")));
       sink.done();
       return true;
     }
@@ -900,7 +900,7 @@ class ApiServer::Impl {
       auto events = state.stream->next(wait_until);
       if (!events.ok()) {
         if (events.status().code() == StatusCode::kExpired) {
-          write_line("ERROR", encode_json(status_document(events.status(), nullptr, "")));
+          write_line("ERROR", json_text(status_document(events.status(), nullptr, "")));
         }
         sink.done();
         return true;
@@ -908,8 +908,7 @@ class ApiServer::Impl {
       bool wrote = false;
       for (const auto& e : *events) {
         std::string object = *e.object;
-        if (state.table && e.type != "BOOKMARK")
-          object = encode_json(table_row(state, reg, object));
+        if (state.table && e.type != "BOOKMARK") object = json_text(table_row(state, reg, object));
         if (!write_line(e.type, object)) return false;
         wrote = true;
       }
@@ -917,7 +916,7 @@ class ApiServer::Impl {
         Json bookmark = {{"kind", reg.info().kind},
                          {"apiVersion", reg.info().api_version()},
                          {"metadata", {{"resourceVersion", state.stream->resource_version()}}}};
-        if (!write_line("BOOKMARK", encode_json(bookmark))) return false;
+        if (!write_line("BOOKMARK", json_text(bookmark))) return false;
         state.next_bookmark = std::chrono::steady_clock::now() + options_.bookmark_interval;
         wrote = true;
       }

@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <set>
 
 #include "bench/bench_util.h"
 #include "model/object_meta.h"

@@ -160,7 +160,6 @@ int main(int argc, char** argv) {
   while (finished < watchers && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const std::string rss = proc_status(soltid.pid(), "VmRSS");
-  const std::string threads_peak = proc_status(soltid.pid(), "Threads");
   // Stopping soltid closes every watch, so each watcher thread returns; only
   // then are their figures read.
   soltid.stop();

@@ -4,7 +4,7 @@
 #include <limits>
 
 namespace solti {
-std::string encode_json(const Json& j) {
+std::string json_text(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -35,7 +35,7 @@ std::string json_type_name(const Json& j) {
 std::string short_dump(const Json& j) {
   if (j.is_object()) return "{...}";
   if (j.is_array()) return "[...]";
-  std::string text = encode_json(j);
+  std::string text = json_text(j);
   if (text.size() > 64) text = text.substr(0, 61) + "...";
   return text;
 }

@@ -27,7 +27,7 @@ namespace solti {
 
 // The one text form of JSON on the wire and in the store: compact, with
 // invalid UTF-8 replaced rather than thrown on.
-std::string encode_json(const Json& j);
+std::string json_text(const Json& j);
 
 struct DecodeReport {
   FieldErrors errors;

@@ -11,9 +11,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
-#include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <condition_variable>
 #include <map>
@@ -310,7 +310,7 @@ Result<StoredObject> RocksStore::create(std::string_view key, Json object) {
   if (Status s = stamp_metadata(object, uid, now, revision); !s.ok()) return s;
   ++last_assigned_;
 
-  auto value = std::make_shared<const std::string>(encode_json(object));
+  auto value = std::make_shared<const std::string>(json_text(object));
   PendingWrite write{
       revision, std::string(key), EventType::kAdded,
       value,    nullptr,          encode_object_record({revision, revision, now, uid, *value}),
@@ -332,7 +332,7 @@ Result<StoredObject> RocksStore::update(std::string_view key, Json object,
     return s;
   ++last_assigned_;
 
-  auto value = std::make_shared<const std::string>(encode_json(object));
+  auto value = std::make_shared<const std::string>(json_text(object));
   PendingWrite write{revision,
                      std::string(key),
                      EventType::kModified,
@@ -359,7 +359,7 @@ Result<StoredObject> RocksStore::remove(std::string_view key, const Precondition
   if (last.is_object() && last["metadata"].is_object()) {
     last["metadata"]["resourceVersion"] = std::to_string(revision);
   }
-  auto value = std::make_shared<const std::string>(encode_json(last));
+  auto value = std::make_shared<const std::string>(json_text(last));
   PendingWrite write{revision, std::string(key), EventType::kDeleted, value, current->value, "",
                      now};
   KeyState state;
