@@ -159,6 +159,10 @@ int main(int argc, char** argv) {
                  "Attempts that may run at once across all Tasks (0: no limit; default: what "
                  "the open-file limit allows); the rest wait Pending with reason "
                  "WaitingForCapacity");
+  size_t reconcile_workers = solti::reconciler::ControllerOptions{}.workers;
+  app.add_option("--reconcile-workers", reconcile_workers,
+                 "Tasks reconciled at once (each mostly waits for fsyncs and spawns)")
+      ->check(CLI::Range(size_t(1), size_t(1024)));
   std::string wasm_runtime = "auto";
   app.add_option("--wasm-runtime", wasm_runtime,
                  "WASI runtime for wasm Tasks: auto (wasmtime if installed, else node), "
@@ -278,9 +282,10 @@ int main(int argc, char** argv) {
   controller_options.logs_dir = logs_dir;
   controller_options.max_parallel =
       max_parallel ? *max_parallel : attempts_within_file_limit(max_connections);
+  controller_options.workers = reconcile_workers;
   controller_options.runner_env.push_back({std::string(solti::runners::kInstanceEnv), instance});
   solti::reconciler::Controller controller(*server.registry("tasks"), *server.registry("taskruns"),
-                                           solti::system_clock(), loop, router, random,
+                                           solti::system_clock(), router, random,
                                            controller_options);
   solti::reconciler::SystemTasks housekeeping(solti::system_clock(), loop, router, random);
   for (auto& task : solti::reconciler::housekeeping_tasks(millis(housekeeping_seconds)))

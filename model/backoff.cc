@@ -9,6 +9,7 @@ DefaultRandomSource::DefaultRandomSource() : engine_(std::random_device{}()) {}
 
 uint64_t DefaultRandomSource::uniform(uint64_t lo, uint64_t hi) {
   if (lo >= hi) return lo;
+  std::lock_guard lock(mu_);
   return std::uniform_int_distribution<uint64_t>(lo, hi)(engine_);
 }
 

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <random>
 
 namespace solti {
@@ -33,7 +34,8 @@ class RandomSource {
   virtual uint64_t uniform(uint64_t lo, uint64_t hi) = 0;
 };
 
-// mt19937_64-backed source; seeded from std::random_device unless given a seed.
+// mt19937_64-backed source; seeded from std::random_device unless given a
+// seed. Thread-safe: the reconcile workers and the housekeeping loop share one.
 class DefaultRandomSource final : public RandomSource {
  public:
   DefaultRandomSource();
@@ -41,6 +43,7 @@ class DefaultRandomSource final : public RandomSource {
   uint64_t uniform(uint64_t lo, uint64_t hi) override;
 
  private:
+  std::mutex mu_;
   std::mt19937_64 engine_;
 };
 

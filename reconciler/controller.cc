@@ -1,6 +1,5 @@
 #include "reconciler/controller.h"
 
-#include <boost/asio/post.hpp>
 #include <cstdio>
 #include <tuple>
 
@@ -11,7 +10,6 @@
 namespace solti::reconciler {
 namespace {
 
-namespace asio = boost::asio;
 using std::chrono::milliseconds;
 
 template <class T>
@@ -38,6 +36,19 @@ std::string attempt_id(const std::string& key, int64_t generation, int64_t attem
   return key + "@" + std::to_string(generation) + "#" + std::to_string(attempt);
 }
 
+// Releases the controller's mutex for a scope: store calls wait for an
+// fsync and spawns for the kernel, and other keys' decisions must not.
+class Unlocked {
+ public:
+  explicit Unlocked(std::mutex& mu) : mu_(mu) { mu_.unlock(); }
+  ~Unlocked() { mu_.lock(); }
+  Unlocked(const Unlocked&) = delete;
+  Unlocked& operator=(const Unlocked&) = delete;
+
+ private:
+  std::mutex& mu_;
+};
+
 }  // namespace
 
 struct Controller::ActiveAttempt {
@@ -49,6 +60,9 @@ struct Controller::ActiveAttempt {
   std::string runner;
   Timestamp started;
   milliseconds grace{0};  // the attempt's terminationGracePeriod
+  // Null while the attempt is being started (its Running status written,
+  // its process spawned): the attempt holds its room in active_ from the
+  // decision on, and a cancel meanwhile is passed on once it has started.
   std::shared_ptr<runners::Attempt> handle;
   std::string cancel_reason;  // empty until canceled
   std::optional<runners::AttemptResult> result;
@@ -63,23 +77,22 @@ struct Controller::Slot {
 };
 
 Controller::Controller(api::Registry& tasks, api::Registry& task_runs, Clock& clock,
-                       asio::io_context& loop, runners::Router& router, RandomSource& random,
-                       ControllerOptions options)
+                       runners::Router& router, RandomSource& random, ControllerOptions options)
     : tasks_(tasks),
       task_runs_(task_runs),
       clock_(clock),
-      loop_(loop),
       router_(router),
       random_(random),
       options_(std::move(options)),
       queue_(clock),
       list_watch_(registry_list_watch(tasks)),
-      informer_(*list_watch_, [this](const std::string& key) { on_event(key); }),
-      timer_(loop) {}
+      informer_(*list_watch_, [this](const std::string& key) { on_event(key); }) {}
 
 Controller::~Controller() {
   stopping_ = true;
+  queue_.shut_down();
   if (informer_thread_.joinable()) informer_thread_.join();
+  for (auto& worker : workers_) worker.join();
 }
 
 void Controller::start() {
@@ -92,16 +105,24 @@ void Controller::start() {
       }
     }
   });
+  for (size_t i = 0; i < std::max<size_t>(options_.workers, 1); ++i) {
+    workers_.emplace_back([this] {
+      while (auto key = queue_.wait_and_take()) process(*key);
+    });
+  }
 }
 
 void Controller::stop(milliseconds limit) {
   stopping_ = true;
+  queue_.shut_down();
   if (informer_thread_.joinable()) informer_thread_.join();
+  for (auto& worker : workers_) worker.join();
+  workers_.clear();
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  asio::post(loop_, [this] {
-    timer_.cancel();
+  {
+    std::lock_guard lock(mu_);
     for (auto& [key, active] : active_) cancel(*active, kShutdown);
-  });
+  }
   while (running_.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(milliseconds(20));
 }
@@ -110,49 +131,44 @@ Status Controller::pump_events(std::chrono::steady_clock::time_point deadline) {
   return informer_.pump(deadline);
 }
 
-void Controller::on_event(const std::string& key) {
-  queue_.add(key);
-  asio::post(loop_, [this] { run_ready(); });
-}
+void Controller::on_event(const std::string& key) { queue_.add(key); }
 
 void Controller::run_ready() {
-  if (stopping_) return;
-  while (auto key = queue_.take()) {
-    capacity_woken_.erase(*key);
-    auto requeue = reconcile(*key);
-    if (!requeue.ok()) {
-      // Conflicts are routine (someone wrote in between): look again soon.
-      if (requeue.status().code() != StatusCode::kConflict) {
-        std::fprintf(stderr, "soltid: reconcile %s: %s\n", key->c_str(),
-                     requeue.status().to_string().c_str());
-      }
-      queue_.add_rate_limited(*key);
-    } else {
-      queue_.forget(*key);
-      if (*requeue) queue_.add_after(*key, **requeue);
-    }
-    queue_.done(*key);
-    // Room this key did not take (it needed none after all) goes to the next.
-    wake_capacity_waiters();
+  while (!stopping_) {
+    auto key = queue_.take();
+    if (!key) return;
+    process(*key);
   }
-  arm_timer();
 }
 
-void Controller::arm_timer() {
-  auto deadline = queue_.next_deadline();
-  if (!deadline) return;
-  const auto wait = *deadline - clock_.steady_now();
-  timer_.expires_after(std::max(wait, decltype(wait)::zero()));
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) run_ready();
-  });
+void Controller::process(const std::string& key) {
+  std::unique_lock lock(mu_);
+  capacity_woken_.erase(key);
+  auto requeue = reconcile(key);
+  if (!requeue.ok()) {
+    // Conflicts are routine (someone wrote in between): look again soon.
+    if (requeue.status().code() != StatusCode::kConflict) {
+      std::fprintf(stderr, "soltid: reconcile %s: %s\n", key.c_str(),
+                   requeue.status().to_string().c_str());
+    }
+    queue_.add_rate_limited(key);
+  } else {
+    queue_.forget(key);
+    if (*requeue) queue_.add_after(key, **requeue);
+  }
+  queue_.done(key);
+  // Room this key did not take (it needed none after all) goes to the next.
+  wake_capacity_waiters();
 }
 
 // --- reconcile ---------------------------------------------------------------
 
 Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
   const auto [ns, name] = split_key(key);
-  auto got = tasks_.get(ns, name);
+  auto got = [&] {
+    Unlocked io(mu_);
+    return tasks_.get(ns, name);
+  }();
   auto active_it = active_.find(key);
   ActiveAttempt* active = active_it == active_.end() ? nullptr : active_it->second.get();
   if (!got.ok()) {
@@ -166,8 +182,7 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
       return Requeue{};
     }
     if (active) forget_attempt(key);
-    std::error_code ignored;
-    std::filesystem::remove_all(options_.logs_dir / task_log_dir(ns, name), ignored);
+    remove_logs(ns, name);
     if (Status s = delete_task_runs(ns, std::string(kTaskLabel) + "=" + task_label_value(name));
         !s.ok())
       return s;
@@ -364,62 +379,72 @@ Status Controller::start_attempt(const std::string& key, Json& object, Task& tas
   const int64_t generation = task.metadata.generation;
   const int64_t attempt = task.status.attempt + 1;
   const std::string runner_name(runner.name());
+
+  auto reserved = std::make_unique<ActiveAttempt>();
+  reserved->id = attempt_id(key, generation, attempt);
+  reserved->uid = task.metadata.uid;
+  reserved->slot = slot_key(task);
+  reserved->generation = generation;
+  reserved->attempt = attempt;
+  reserved->runner = runner_name;
+  reserved->started = now;
+  reserved->grace = effective_termination_grace(task.spec);
+  ActiveAttempt& active = *(active_[key] = std::move(reserved));
+  const auto give_up = [&](Status why) {
+    active_.erase(key);
+    return why;
+  };
+
   task.status = status_for_start(task, attempt, runner_name, now);
   // Running is on record before the process exists, so that a crash in
   // between is found and recorded (AgentRestarted) at the next start.
-  if (Status s = write_status(object, task); !s.ok()) return s;
+  if (Status s = write_status(object, task); !s.ok()) return give_up(s);
   TaskRunStatus run;
   run.phase = TaskPhase::kRunning;
   run.start_time = now;
   run.runner = runner_name;
-  if (Status s = put_task_run(task, generation, attempt, std::move(run)); !s.ok()) return s;
-  if (Status s = trim_run_history(task); !s.ok()) return s;
+  if (Status s = put_task_run(task, generation, attempt, std::move(run)); !s.ok())
+    return give_up(s);
+  if (Status s = trim_run_history(task); !s.ok()) return give_up(s);
 
-  const std::filesystem::path log =
-      options_.logs_dir /
-      attempt_log_path(task.metadata.namespace_, task.metadata.name, generation, attempt);
-  std::error_code ec;
-  std::filesystem::create_directories(log.parent_path(), ec);
-
-  auto active = std::make_unique<ActiveAttempt>();
-  active->id = attempt_id(key, generation, attempt);
-  active->uid = task.metadata.uid;
-  active->slot = slot_key(task);
-  active->generation = generation;
-  active->attempt = attempt;
-  active->runner = runner_name;
-  active->started = now;
-  active->grace = effective_termination_grace(task.spec);
   runners::AttemptRequest request;
-  request.id = active->id;
+  request.id = active.id;
   request.spec = task.spec;
-  request.log_path = log.string();
+  request.log_path = (options_.logs_dir / attempt_log_path(task.metadata.namespace_,
+                                                           task.metadata.name, generation, attempt))
+                         .string();
   request.log_limit_bytes = options_.log_limit_bytes;
   request.runner_env = options_.runner_env;
-  const std::string id = active->id;
-  ActiveAttempt& slot_in_map = *(active_[key] = std::move(active));
   ++running_;
-  slot_in_map.handle =
-      runner.start(std::move(request), [this, key, id](runners::AttemptResult result) {
-        on_attempt_done(key, id, std::move(result));
-      });
+  std::shared_ptr<runners::Attempt> handle;
+  {
+    Unlocked io(mu_);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(request.log_path).parent_path(), ec);
+    handle = runner.start(std::move(request),
+                          [this, key, id = active.id](runners::AttemptResult result) {
+                            on_attempt_done(key, id, std::move(result));
+                          });
+  }
+  active.handle = std::move(handle);
+  if (!active.cancel_reason.empty() && !active.result) active.handle->cancel(active.grace);
   return Status::Ok();
 }
 
 void Controller::on_attempt_done(const std::string& key, const std::string& id,
                                  runners::AttemptResult result) {
+  std::lock_guard lock(mu_);
   auto it = active_.find(key);
   if (it == active_.end() || it->second->id != id) return;
   it->second->result = std::move(result);
   --running_;
   queue_.add(key);
-  run_ready();
 }
 
 void Controller::cancel(ActiveAttempt& active, std::string_view why) {
   if (!active.cancel_reason.empty() || active.result) return;
   active.cancel_reason = std::string(why);
-  active.handle->cancel(active.grace);
+  if (active.handle) active.handle->cancel(active.grace);
 }
 
 Status Controller::record_outcome(ActiveAttempt& active, Json& object, Task& task) {
@@ -460,9 +485,7 @@ Result<Controller::Requeue> Controller::finalize(const std::string& key, Json& o
                                   std::string(kTaskUidLabel) + "=" + task.metadata.uid);
       !s.ok())
     return s;
-  std::error_code ignored;
-  std::filesystem::remove_all(
-      options_.logs_dir / task_log_dir(task.metadata.namespace_, task.metadata.name), ignored);
+  remove_logs(task.metadata.namespace_, task.metadata.name);
   Json desired = object;
   Json finalizers = Json::array();
   for (const auto& f : task.metadata.finalizers)
@@ -523,6 +546,7 @@ Status Controller::write_task(Json& object, Task& task, Json desired,
                               api::Subresource subresource) {
   api::WriteOptions options;
   options.field_manager = options_.field_manager;
+  Unlocked io(mu_);
   auto written = tasks_.update(task.metadata.namespace_, task.metadata.name, std::move(desired),
                                subresource, options);
   if (!written.ok()) return written.status();
@@ -533,6 +557,7 @@ Status Controller::write_task(Json& object, Task& task, Json desired,
 
 Status Controller::put_task_run(const Task& task, int64_t generation, int64_t attempt,
                                 TaskRunStatus status, RunWrite mode) {
+  Unlocked io(mu_);
   TaskRun run;
   run.metadata.name = task_run_name(task.metadata.name, generation, attempt);
   run.metadata.namespace_ = task.metadata.namespace_;
@@ -573,6 +598,7 @@ Status Controller::trim_run_history(const Task& task) {
   // nothing to trim and no need to list (the common one-shot Task).
   if (task.metadata.generation == 1 && size_t(task.status.attempt) <= options_.run_history_limit)
     return Status::Ok();
+  Unlocked io(mu_);
   api::ListQuery query;
   auto selector = Selector::parse(std::string(kTaskUidLabel) + "=" + task.metadata.uid);
   if (!selector.ok()) return selector.status();
@@ -599,12 +625,19 @@ Status Controller::trim_run_history(const Task& task) {
 }
 
 Status Controller::delete_task_runs(const std::string& ns, const std::string& label_selector) {
+  Unlocked io(mu_);
   api::ListQuery query;
   auto selector = Selector::parse(label_selector);
   if (!selector.ok()) return selector.status();
   query.labels = std::move(selector).value();
   auto removed = task_runs_.remove_collection(ns, query, false);
   return removed.ok() ? Status::Ok() : removed.status();
+}
+
+void Controller::remove_logs(const std::string& ns, const std::string& name) {
+  Unlocked io(mu_);
+  std::error_code ignored;
+  std::filesystem::remove_all(options_.logs_dir / task_log_dir(ns, name), ignored);
 }
 
 // --- slots -----------------------------------------------------------------------

@@ -12,18 +12,22 @@
 // delete, TaskRuns per attempt with bounded history, and recovery of
 // attempts a previous soltid left Running (AgentRestarted).
 //
-// Threading: every decision and every runner callback runs on one event
-// loop (`loop`); the informer pumps on its own thread after start(). The
-// caller runs the loop. Time comes from `clock`, so tests drive backoff and
-// periodic runs with a FakeClock and run_ready() instead of sleeping.
+// Threading (controller-runtime's MaxConcurrentReconciles): after start(),
+// `workers` threads take keys from the queue, never the same key twice at
+// once. A reconcile spends most of its time waiting for store fsyncs and
+// for spawns, so the state shared between keys (attempts, slots, capacity)
+// sits under one mutex that a reconcile holds while it decides and
+// releases around every store call and runner start. Runner callbacks
+// arrive on the runners' event loop; the informer pumps on its own thread. Time comes from `clock`,
+// so tests leave the workers unstarted and drive backoff and periodic runs with a FakeClock,
+// pump_events() and run_ready() instead of sleeping.
 #pragma once
 
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -46,23 +50,22 @@ inline constexpr std::string_view kTaskUidLabel = "solti.io/task-uid";
 struct ControllerOptions {
   std::filesystem::path logs_dir;  // attempt logs: <logs_dir>/<ns>/<task>/<gen>-<attempt>.log
   size_t log_limit_bytes = 10 * 1024 * 1024;
-  size_t run_history_limit = 50;  // TaskRuns kept per Task
-  std::vector<EnvVar> runner_env;
-  size_t max_parallel = 0;  // attempts running at once across all Tasks; 0: no limit  // added to
-                            // every attempt's environment, winning clashes
+  size_t run_history_limit = 50;   // TaskRuns kept per Task
+  std::vector<EnvVar> runner_env;  // added to every attempt's environment, winning clashes
+  size_t max_parallel = 0;         // attempts running at once across all Tasks; 0: no limit
+  size_t workers = 16;             // keys reconciled at once
   std::string field_manager = "solti-reconciler";
 };
 
 class Controller {
  public:
-  Controller(api::Registry& tasks, api::Registry& task_runs, Clock& clock,
-             boost::asio::io_context& loop, runners::Router& router, RandomSource& random,
-             ControllerOptions options);
+  Controller(api::Registry& tasks, api::Registry& task_runs, Clock& clock, runners::Router& router,
+             RandomSource& random, ControllerOptions options);
   ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Starts the informer thread; reconciles then run on the loop.
+  // Starts the informer thread and the reconcile workers.
   void start();
   // Cancels every running attempt (SIGTERM, then SIGKILL after the Task's
   // grace period) and waits until their processes are gone, at most
@@ -70,10 +73,10 @@ class Controller {
   // records AgentRestarted and applies the restart policy. Not on the loop.
   void stop(std::chrono::milliseconds limit);
 
-  // --- for tests that drive the controller by hand (loop thread) ---
+  // --- for tests that drive the controller by hand, without start() ---
   // Applies the informer's pending events, waiting until `deadline`.
   Status pump_events(std::chrono::steady_clock::time_point deadline);
-  // Reconciles every key that is ready now.
+  // Reconciles every key that is ready now, on the calling thread.
   void run_ready();
   size_t running_attempts() const { return running_.load(); }
 
@@ -84,7 +87,9 @@ class Controller {
   using Requeue = std::optional<std::chrono::milliseconds>;
 
   void on_event(const std::string& key);
-  void arm_timer();
+  // Reconciles one key taken from the queue and settles it there.
+  void process(const std::string& key);
+  // Runs with mu_ held; releases it only inside store calls and spawns.
   Result<Requeue> reconcile(const std::string& key);
   Result<Requeue> reconcile_live(const std::string& key, Json object, Task task);
   Status record_outcome(ActiveAttempt& active, Json& object, Task& task);
@@ -110,6 +115,7 @@ class Controller {
                       RunWrite mode = RunWrite::kAlways);
   Status trim_run_history(const Task& task);
   Status delete_task_runs(const std::string& ns, const std::string& label_selector);
+  void remove_logs(const std::string& ns, const std::string& name);
 
   std::string slot_key(const Task& task) const;
   void leave_slots(const std::string& key, const std::string& except = "");
@@ -118,7 +124,6 @@ class Controller {
   api::Registry& tasks_;
   api::Registry& task_runs_;
   Clock& clock_;
-  boost::asio::io_context& loop_;
   runners::Router& router_;
   RandomSource& random_;
   const ControllerOptions options_;
@@ -127,10 +132,11 @@ class Controller {
   std::unique_ptr<ListWatch> list_watch_;
   Informer informer_;
   std::thread informer_thread_;
+  std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
-  boost::asio::steady_timer timer_;
 
-  // Loop-thread state.
+  // Guards everything below, except running_.
+  std::mutex mu_;
   std::map<std::string, std::unique_ptr<ActiveAttempt>> active_;
   std::map<std::string, Slot> slots_;
   std::set<std::string> displaced_;  // queued Replace newcomers a later Replace displaced

@@ -20,6 +20,7 @@ void WorkQueue::add_locked(const std::string& key) {
   if (!dirty_.insert(key).second) return;  // already queued or waiting to be re-queued
   if (in_flight_.count(key)) return;       // done() re-queues it
   ready_.push_back(key);
+  changed_.notify_one();
 }
 
 void WorkQueue::add_after(const std::string& key, std::chrono::milliseconds delay) {
@@ -39,6 +40,7 @@ void WorkQueue::add_after(const std::string& key, std::chrono::milliseconds dela
   }
   waiting_.emplace(at, key);
   waiting_at_[key] = at;
+  if (waiting_.begin()->first == at) changed_.notify_one();
 }
 
 std::chrono::milliseconds WorkQueue::bucket_delay_locked(TimePoint now) {
@@ -84,10 +86,7 @@ void WorkQueue::promote_locked(TimePoint now) {
   }
 }
 
-std::optional<std::string> WorkQueue::take() {
-  std::lock_guard lock(mu_);
-  promote_locked(clock_.steady_now());
-  if (ready_.empty()) return std::nullopt;
+std::string WorkQueue::take_locked() {
   std::string key = std::move(ready_.front());
   ready_.pop_front();
   dirty_.erase(key);
@@ -95,10 +94,41 @@ std::optional<std::string> WorkQueue::take() {
   return key;
 }
 
+std::optional<std::string> WorkQueue::take() {
+  std::lock_guard lock(mu_);
+  promote_locked(clock_.steady_now());
+  if (ready_.empty()) return std::nullopt;
+  return take_locked();
+}
+
+std::optional<std::string> WorkQueue::wait_and_take() {
+  std::unique_lock lock(mu_);
+  while (!shut_down_) {
+    const TimePoint now = clock_.steady_now();
+    promote_locked(now);
+    if (!ready_.empty()) return take_locked();
+    if (waiting_.empty()) {
+      changed_.wait(lock);
+    } else {
+      changed_.wait_for(lock, waiting_.begin()->first - now);
+    }
+  }
+  return std::nullopt;
+}
+
+void WorkQueue::shut_down() {
+  std::lock_guard lock(mu_);
+  shut_down_ = true;
+  changed_.notify_all();
+}
+
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(mu_);
   in_flight_.erase(key);
-  if (dirty_.count(key)) ready_.push_back(key);
+  if (dirty_.count(key)) {
+    ready_.push_back(key);
+    changed_.notify_one();
+  }
 }
 
 std::optional<WorkQueue::TimePoint> WorkQueue::next_deadline() const {

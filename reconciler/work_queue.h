@@ -4,12 +4,14 @@
 //  - delayed adds, and rate-limited adds whose delay is the larger of the
 //    key's exponential backoff (base·2^(failures-1), capped) and a global
 //    token bucket's wait; forget() resets the key's backoff.
-// Time comes from the injected Clock and nothing blocks: take() returns the
-// next ready key or nothing, and next_deadline() tells the event loop when
-// to look again. Thread-safe.
+// Time comes from the injected Clock. take() returns the next ready key or
+// nothing at once (tests drive it with a FakeClock); wait_and_take() blocks
+// a reconcile worker until a key is ready, waiting for delayed keys in real
+// time (so only with a Clock that follows the steady clock). Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -43,6 +45,10 @@ class WorkQueue {
 
   // The next ready key, now marked in flight; nothing when no key is ready.
   std::optional<std::string> take();
+  // As take(), but waits for a key; nothing once shut_down() was called.
+  std::optional<std::string> wait_and_take();
+  // Wakes every wait_and_take() for good.
+  void shut_down();
   void done(const std::string& key);
   // When the earliest delayed key becomes ready, if any is waiting.
   std::optional<TimePoint> next_deadline() const;
@@ -52,11 +58,14 @@ class WorkQueue {
  private:
   void add_locked(const std::string& key);
   void promote_locked(TimePoint now);
+  std::string take_locked();
   std::chrono::milliseconds bucket_delay_locked(TimePoint now);
 
   Clock& clock_;
   const RateLimits limits_;
   mutable std::mutex mu_;
+  std::condition_variable changed_;  // a key became ready, or the earliest wait moved
+  bool shut_down_ = false;
   std::deque<std::string> ready_;
   std::set<std::string> dirty_;  // needs handling (queued or to be re-queued)
   std::set<std::string> in_flight_;

@@ -278,7 +278,11 @@ void AttemptCgroup::kill_all() const {
       return;
     }
   }
-  for (pid_t pid : members()) ::kill(pid, SIGKILL);
+  signal_all(SIGKILL);
+}
+
+void AttemptCgroup::signal_all(int signal) const {
+  for (pid_t pid : members()) ::kill(pid, signal);
 }
 
 bool AttemptCgroup::oom_killed() const {

@@ -79,6 +79,9 @@ class AttemptCgroup {
   // SIGKILLs every member once; call until empty() (a fork bomb may add
   // members between the read and the kill until its pids limit stops it).
   void kill_all() const;
+  // Sends `signal` to every member once: the SIGTERM of a graceful stop,
+  // for members that left the attempt's process group.
+  void signal_all(int signal) const;
   bool oom_killed() const;
   // rmdir of every directory; false while a member (or zombie) remains.
   bool remove();

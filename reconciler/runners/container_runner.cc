@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -152,7 +151,7 @@ class ContainerRunner final : public Runner {
                        std::to_string(++sequence_);
     auto attempt = std::make_shared<ContainerAttempt>(loop_, std::move(request), std::move(done),
                                                       host_, std::move(name), instance_id_);
-    asio::post(loop_, [attempt] { attempt->begin(); });
+    attempt->begin();
     return attempt;
   }
 

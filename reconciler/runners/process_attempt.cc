@@ -95,22 +95,28 @@ ProcessAttempt::~ProcessAttempt() {
 }
 
 void ProcessAttempt::begin() {
+  asio::post(loop_, [self = shared_from_this(), launched = launch()] {
+    if (launched.ok()) {
+      self->watch();
+    } else {
+      self->finish_without_process(launched);
+    }
+  });
+}
+
+Status ProcessAttempt::launch() {
   log_fd_ = ::open(request_.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (log_fd_ < 0) {
-    finish_without_process(start_failure(
-        "LogUnavailable", "cannot open " + request_.log_path + ": " + std::strerror(errno)));
-    return;
+    return start_failure("LogUnavailable",
+                         "cannot open " + request_.log_path + ": " + std::strerror(errno));
   }
   auto planned = plan();
-  if (!planned.ok()) {
-    finish_without_process(planned.status());
-    return;
-  }
+  if (!planned.ok()) return planned.status();
   plan_ = std::move(planned).value();
-  if (Status s = spawn_planned(); !s.ok()) {
-    finish_without_process(s);
-    return;
-  }
+  return spawn_planned();
+}
+
+void ProcessAttempt::watch() {
   auto self = shared_from_this();
   pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
                     [self](const boost::system::error_code& ec) {
@@ -249,7 +255,10 @@ void ProcessAttempt::terminate(std::chrono::milliseconds grace) {
     kill_everything();
     return;
   }
+  // The group, and with a cgroup also what left the group (setsid, double
+  // forks): DESIGN §5 gives every process of the attempt the grace period.
   ::killpg(pid_, SIGTERM);
+  if (cgroup_) cgroup_->signal_all(SIGTERM);
   auto self = shared_from_this();
   kill_timer_.expires_after(grace);
   kill_timer_.async_wait([self](const boost::system::error_code& ec) {

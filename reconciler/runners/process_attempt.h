@@ -5,8 +5,8 @@
 // enforces the timeout, stops it on cancel, and reports once every process
 // it started is gone.
 //
-// Threading: lives on one io_context; cancel() may be called from any
-// thread. Never destroyed while a callback is pending (shared_from_this).
+// Threading: lives on one io_context after begin(); begin() and cancel()
+// may be called from any thread. Never destroyed while a callback is pending (shared_from_this).
 #pragma once
 
 #include <array>
@@ -49,6 +49,9 @@ class ProcessAttempt : public Attempt, public std::enable_shared_from_this<Proce
                  std::function<void(AttemptResult)> done, const CgroupHost* cgroups);
   ~ProcessAttempt() override;
 
+  // Spawns on the calling thread (a spawn blocks for the kernel's cgroup
+  // and exec work, so callers on several threads spawn in parallel), then
+  // watches the process on the loop, where every later step runs.
   void begin();
   void cancel(std::chrono::milliseconds grace) override;
 
@@ -70,6 +73,8 @@ class ProcessAttempt : public Attempt, public std::enable_shared_from_this<Proce
   std::string log_tail(size_t bytes) const;
 
  private:
+  Status launch();
+  void watch();
   Status spawn_planned();
   void read_output();
   void log(std::string_view data);

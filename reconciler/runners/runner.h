@@ -4,7 +4,8 @@
 //
 // Threading: a runner lives on one event loop (boost::asio::io_context) and
 // all its callbacks run there; start() and cancel() may be called from any
-// thread. No thread is used per attempt.
+// thread, and start() may do its blocking part (a spawn) on the caller's.
+// No thread is used per attempt.
 #pragma once
 
 #include <chrono>

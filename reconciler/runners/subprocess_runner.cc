@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <boost/asio/post.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -204,7 +203,7 @@ class SubprocessRunner final : public Runner {
                                  std::function<void(AttemptResult)> done) override {
     auto attempt = std::make_shared<SubprocessAttempt>(loop_, std::move(request), std::move(done),
                                                        options_.cgroups.get());
-    asio::post(loop_, [attempt] { attempt->begin(); });
+    attempt->begin();
     return attempt;
   }
 

@@ -1,6 +1,5 @@
 #include "reconciler/runners/wasm_runner.h"
 
-#include <boost/asio/post.hpp>
 #include <fstream>
 
 #include "reconciler/runners/process_attempt.h"
@@ -60,7 +59,7 @@ class WasmRunner final : public Runner {
                                  std::function<void(AttemptResult)> done) override {
     auto attempt = std::make_shared<WasmAttempt>(loop_, std::move(request), std::move(done),
                                                  options_.cgroups.get(), runtime_);
-    asio::post(loop_, [attempt] { attempt->begin(); });
+    attempt->begin();
     return attempt;
   }
 

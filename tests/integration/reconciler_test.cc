@@ -6,32 +6,19 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/integration/soltid_process.h"
+#include "tests/integration/task_test.h"
 
 namespace solti {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::alive;
+using testing::Clock;
+using testing::kRuns;
+using testing::kTasks;
+using testing::millis_between;
 using testing::Reply;
-using testing::SoltidProcess;
-using Clock = std::chrono::steady_clock;
-
-constexpr const char* kTasks = "/apis/solti.io/v1/namespaces/default/tasks";
-constexpr const char* kRuns = "/apis/solti.io/v1/namespaces/default/taskruns";
-
-std::string make_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "solti-work-XXXXXX").string();
-  return mkdtemp(pattern.data());
-}
-
-// True while `pid` exists and is not a zombie.
-bool alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  const size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
-}
+using testing::status_of;
 
 int thread_count(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -53,109 +40,7 @@ int settled_thread_count(pid_t pid) {
   return last;
 }
 
-Json status_of(const Json& task) { return task.value("status", Json::object()); }
-
-int64_t millis_between(const Json& from, const Json& to) {
-  auto a = parse_rfc3339(from.get<std::string>()), b = parse_rfc3339(to.get<std::string>());
-  return (*b - *a).count();
-}
-
-class ReconcilerTest : public ::testing::Test {
- protected:
-  explicit ReconcilerTest(std::vector<std::string> args = {}) : soltid_(std::move(args)) {}
-  void SetUp() override {
-    soltid_.start();
-    client_ = soltid_.client();
-  }
-  void TearDown() override { std::filesystem::remove_all(work_); }
-
-  Reply call(const std::string& method, const std::string& path, const std::string& body = "",
-             const std::string& type = "application/json") {
-    return testing::call(*client_, method, path, body, type);
-  }
-
-  // A bash script task; `spec` adds or overrides spec fields.
-  void create_script(const std::string& name, const std::string& body, Json spec = Json::object()) {
-    Json full = {
-        {"timeout", "60s"},
-        {"subprocess", {{"script", {{"runtime", "bash"}, {"body", body}}}, {"cwd", work_}}}};
-    full.update(spec);
-    Json task = {{"apiVersion", "solti.io/v1"},
-                 {"kind", "Task"},
-                 {"metadata", {{"name", name}}},
-                 {"spec", full}};
-    Reply r = call("POST", kTasks, task.dump());
-    ASSERT_EQ(r.status, 201) << r.text;
-  }
-
-  Json get(const std::string& name) { return call("GET", std::string(kTasks) + "/" + name).body; }
-
-  void patch_spec(const std::string& name, const Json& spec) {
-    Reply r = call("PATCH", std::string(kTasks) + "/" + name, Json{{"spec", spec}}.dump(),
-                   "application/merge-patch+json");
-    ASSERT_EQ(r.status, 200) << r.text;
-  }
-
-  // Polls the Task until `done` holds (or 30 s pass); returns its last state.
-  Json wait_for(const std::string& name, const std::function<bool(const Json&)>& done,
-                const std::string& what) {
-    const auto deadline = Clock::now() + 30s;
-    Json task;
-    while (Clock::now() < deadline) {
-      task = get(name);
-      if (done(task)) return task;
-      std::this_thread::sleep_for(20ms);
-    }
-    ADD_FAILURE() << name << " never became " << what << "; last: " << task.dump();
-    return task;
-  }
-
-  Json wait_phase(const std::string& name, const std::string& phase, int64_t attempt = 0) {
-    return wait_for(
-        name,
-        [&](const Json& t) {
-          const Json status = status_of(t);
-          return status.value("phase", "") == phase &&
-                 (attempt == 0 || status.value("attempt", int64_t{0}) == attempt);
-        },
-        phase);
-  }
-
-  // The pid a script wrote to `file` in the work dir.
-  pid_t read_pid(const std::string& file) {
-    const auto deadline = Clock::now() + 10s;
-    while (Clock::now() < deadline) {
-      std::ifstream in(work_ + "/" + file);
-      pid_t pid = 0;
-      if (in >> pid && pid > 0) return pid;
-      std::this_thread::sleep_for(10ms);
-    }
-    ADD_FAILURE() << "no pid in " << file;
-    return -1;
-  }
-
-  bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (alive(pid) && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
-    return !alive(pid);
-  }
-
-  std::vector<Json> runs(const std::string& task) {
-    Reply r = call("GET", std::string(kRuns) + "?labelSelector=solti.io/task%3D" + task);
-    std::vector<Json> items(r.body["items"].begin(), r.body["items"].end());
-    std::sort(items.begin(), items.end(), [](const Json& a, const Json& b) {
-      return a["spec"]["attempt"].get<int>() < b["spec"]["attempt"].get<int>();
-    });
-    return items;
-  }
-
-  static std::string phase(const Json& task) { return status_of(task).value("phase", ""); }
-  static std::string reason(const Json& task) { return status_of(task).value("reason", ""); }
-
-  SoltidProcess soltid_;
-  std::unique_ptr<httplib::Client> client_;
-  std::string work_ = make_dir();
-};
+using ReconcilerTest = testing::TaskTest;
 
 TEST_F(ReconcilerTest, EchoSucceedsAndItsLogIsServed) {
   Json task = {
@@ -343,6 +228,9 @@ TEST_F(ReconcilerTest, AKilledSoltidsAttemptIsAgentRestartedAndItsProcessKilled)
   // Generous: the restart asks podman for leftovers first, slow under a parallel ctest.
   EXPECT_TRUE(gone_within(pid, 10s)) << "the orphan of the killed soltid still runs";
   wait_phase("interrupted", "Running", 2);
+  // Attempt 2's process exists only after its TaskRun: the status says
+  // Running first, so that a crash in between is still found.
+  EXPECT_NE(read_pid("pid"), pid);
   auto r = runs("interrupted");
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0]["status"]["phase"], "Failed");

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "model/object_meta.h"
@@ -57,8 +58,19 @@ class SoltidProcess {
     std::string pattern = (std::filesystem::temp_directory_path() / "soltid-test-XXXXXX").string();
     data_dir_ = mkdtemp(pattern.data());
   }
+  // A graceful stop first: a soltid killed with -9 leaves its attempt
+  // cgroups behind for the next start on the same data dir, and a test's
+  // data dir has no next start.
   ~SoltidProcess() {
-    if (pid_ > 0) kill9();
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      pid_t reaped = 0;
+      while ((reaped = waitpid(pid_, nullptr, WNOHANG)) == 0 &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (reaped == 0) kill9();
+    }
     std::filesystem::remove_all(data_dir_);
   }
 

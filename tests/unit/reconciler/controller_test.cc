@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include "apiserver/resources.h"
@@ -96,8 +97,7 @@ class ControllerTest : public store::testing::StoreFixture {
     options.max_parallel = max_parallel;
     options.logs_dir = std::filesystem::path(dir_) / "logs";
     options.run_history_limit = 5;
-    controller_ =
-        std::make_unique<Controller>(*tasks_, *runs_, clock_, loop_, router_, random_, options);
+    controller_ = std::make_unique<Controller>(*tasks_, *runs_, clock_, router_, random_, options);
   }
 
   // Lets the controller see every write so far and act on it, until three

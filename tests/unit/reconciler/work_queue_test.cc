@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
 namespace solti::reconciler {
 namespace {
 
@@ -93,6 +98,40 @@ TEST_F(WorkQueueTest, TheGlobalBucketSpacesBurstsOut) {
   EXPECT_EQ(q.take(), std::nullopt);
   clock_.advance(milliseconds(100));
   EXPECT_EQ(q.take(), "k4");
+}
+
+TEST_F(WorkQueueTest, WaitingWorkersShareKeysAndNeverHoldOneTwice) {
+  WorkQueue q(clock_);
+  std::mutex mu;
+  std::set<std::string> held;
+  std::vector<std::string> handled;
+  bool overlap = false;
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 4; ++i) {
+    workers.emplace_back([&] {
+      while (auto key = q.wait_and_take()) {
+        {
+          std::lock_guard lock(mu);
+          overlap |= !held.insert(*key).second;
+          handled.push_back(*key);
+        }
+        std::lock_guard lock(mu);
+        held.erase(*key);
+        q.done(*key);
+      }
+    });
+  }
+  for (int round = 0; round < 200; ++round) q.add("k" + std::to_string(round % 7));
+  // Every key reaches a worker: the last add of each is handled after it.
+  for (bool all_seen = false; !all_seen; std::this_thread::yield()) {
+    std::lock_guard lock(mu);
+    all_seen = std::set<std::string>(handled.begin(), handled.end()).size() == 7 && q.size() == 0;
+  }
+  q.shut_down();
+  for (auto& w : workers) w.join();  // shut_down wakes them all
+  EXPECT_FALSE(overlap);
+  EXPECT_GE(handled.size(), 7u);
+  EXPECT_EQ(q.take(), std::nullopt);
 }
 
 }  // namespace
