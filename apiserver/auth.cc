@@ -1,6 +1,7 @@
 #include "apiserver/auth.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -72,8 +73,11 @@ Result<TokenAuthenticator> TokenAuthenticator::load(const std::string& path) {
 }
 
 std::optional<UserInfo> TokenAuthenticator::authenticate(const std::string& header) const {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0)
+  // The scheme is case-insensitive (RFC 9110 §11.1), as kube-apiserver has it.
+  constexpr std::string_view kBearer = "bearer ";
+  if (header.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
+                  [](char want, char got) { return want == std::tolower(uint8_t(got)); }))
     return std::nullopt;
   auto it = users_.find(header.substr(kBearer.size()));
   if (it == users_.end()) return std::nullopt;

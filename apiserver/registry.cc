@@ -374,9 +374,11 @@ Result<WriteResult> Registry::write_update(
       }
       if (written.status().code() != StatusCode::kConflict) return written.status();
     }
-    // Lost a race with another writer: try again on the new state. A
-    // resourceVersion the user sent no longer matches it (409 above); one a
-    // patch or apply took over from the live object is taken again.
+    // Lost a race with another writer: try again on the new state, once
+    // it is durable. A resourceVersion the user sent no longer matches it
+    // (409 above); one a patch or apply took over from the live object is
+    // taken again.
+    store_.wait_for_pending_write(key(ns, name));
   }
   return conflict(name);
 }
@@ -514,6 +516,7 @@ Result<Json> Registry::remove(const std::string& ns, const std::string& name,
     if (written.ok()) return parse(*written->value);
     if (written.status().code() == StatusCode::kNotFound) return not_found(name);
     if (written.status().code() != StatusCode::kConflict) return written.status();
+    store_.wait_for_pending_write(key(ns, name));
   }
   return conflict(name);
 }

@@ -880,7 +880,8 @@ class ApiServer::Impl {
   // Writes what the watch has; false ends the connection.
   bool pump(WatchState& state, Registry& reg, httplib::DataSink& sink) {
     auto write_line = [&](const std::string& type, const std::string& object) {
-      std::string line = R"({"type":")" + type + R"(","object":)" + object + "}\n";
+      std::string line;
+      append_event_line(line, type, object);
       return sink.write(line.data(), line.size());
     };
     if (state.error) {
@@ -905,13 +906,18 @@ class ApiServer::Impl {
         sink.done();
         return true;
       }
-      bool wrote = false;
+      // One chunk for all that arrived: with a thousand watchers, each write
+      // is a system call per watcher.
+      std::string lines;
       for (const auto& e : *events) {
-        std::string object = *e.object;
-        if (state.table && e.type != "BOOKMARK") object = json_text(table_row(state, reg, object));
-        if (!write_line(e.type, object)) return false;
-        wrote = true;
+        const std::string& object = *e.object;
+        append_event_line(lines, e.type,
+                          state.table && e.type != "BOOKMARK"
+                              ? json_text(table_row(state, reg, object))
+                              : object);
       }
+      bool wrote = !lines.empty();
+      if (wrote && !sink.write(lines.data(), lines.size())) return false;
       if (state.bookmarks && std::chrono::steady_clock::now() >= state.next_bookmark) {
         Json bookmark = {{"kind", reg.info().kind},
                          {"apiVersion", reg.info().api_version()},
@@ -922,6 +928,11 @@ class ApiServer::Impl {
       }
       if (wrote) return true;
     }
+  }
+
+  static void append_event_line(std::string& out, const std::string& type,
+                                const std::string& object) {
+    out.append(R"({"type":")").append(type).append(R"(","object":)").append(object).append("}\n");
   }
 
   Json table_row(WatchState& state, Registry& reg, const std::string& object_text) {

@@ -35,7 +35,6 @@ namespace rdb = rocksdb;
 
 constexpr std::string_view kRevisionKey = "revision";
 constexpr std::string_view kCompactedKey = "compacted";
-constexpr size_t kHistoryBatch = 512;
 
 Status internal(std::string_view what, const rdb::Status& s) {
   return Status(StatusCode::kInternal, std::string(what) + ": " + s.ToString());
@@ -114,6 +113,7 @@ class RocksStore final : public Store, private History {
                               const Preconditions& preconditions) override;
   Result<StoredObject> remove(std::string_view key, const Preconditions& preconditions) override;
   Result<std::unique_ptr<Watcher>> watch(std::string prefix, uint64_t after_revision) override;
+  void wait_for_pending_write(std::string_view key) override;
   uint64_t revision() override;
   uint64_t compacted_revision() override { return compacted_.load(); }
   Status compact() override;
@@ -408,7 +408,6 @@ void RocksStore::commit_loop() {
       continue;
     }
 
-    hub_->publish(std::move(events));
     {
       std::lock_guard lock(mu_);
       for (const auto& w : batch) {
@@ -419,6 +418,9 @@ void RocksStore::commit_loop() {
       writes_ += batch.size();
       ++batches_;
     }
+    // After committed_ moved: a client may name an event's revision (a list
+    // or watch from it) the moment it sees the event.
+    hub_->publish(std::move(events));
     durable_cv_.notify_all();
   }
 }
@@ -565,6 +567,11 @@ Result<std::unique_ptr<Watcher>> RocksStore::watch(std::string prefix, uint64_t 
                       std::to_string(compacted_.load()) + ")");
   }
   return hub_->watch(std::move(prefix), after_revision, this);
+}
+
+void RocksStore::wait_for_pending_write(std::string_view key) {
+  std::unique_lock lock(mu_);
+  durable_cv_.wait(lock, [&] { return !pending_.count(std::string(key)) || !failure_.ok(); });
 }
 
 uint64_t RocksStore::revision() {

@@ -139,6 +139,12 @@ class Store {
   // compacted revision.
   virtual Result<std::unique_ptr<Watcher>> watch(std::string prefix, uint64_t after_revision) = 0;
 
+  // Returns once no write of `key` waits for its fsync. Until then get()
+  // shows the last durable state while a compare-and-swap already meets
+  // the waiting write, so a writer retrying a lost race waits here rather
+  // than losing it again and again.
+  virtual void wait_for_pending_write(std::string_view /*key*/) {}
+
   virtual uint64_t revision() = 0;            // the latest committed revision
   virtual uint64_t compacted_revision() = 0;  // history at or below it is gone
   // Drops history older than the retention bounds now.

@@ -24,6 +24,9 @@ TEST(AuthTest, TokenFileParsesUsersAndQuotedGroups) {
   EXPECT_EQ(bob->name, "bob");
   EXPECT_EQ(bob->groups, (std::vector<std::string>{"dev", "ops", "system:authenticated"}));
   EXPECT_TRUE(auth->authenticate("Bearer t1"));
+  EXPECT_TRUE(auth->authenticate("bearer t1"));
+  EXPECT_TRUE(auth->authenticate("BEARER t1"));
+  EXPECT_FALSE(auth->authenticate("Bearerst1"));
   EXPECT_FALSE(auth->authenticate("Bearer nope"));
   EXPECT_FALSE(auth->authenticate("t1"));
   EXPECT_FALSE(auth->authenticate("Basic dDE="));
