@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <random>
 
 #include "apiserver/managed_fields.h"
@@ -55,19 +56,33 @@ bool being_deleted(const Json& object) {
   return !string_at(object, "metadata", "deletionTimestamp").empty();
 }
 
-std::optional<uint64_t> parse_revision(const std::string& text) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + uint64_t(c - '0');
-  }
-  return v;
+// A resourceVersion the store has not reached was never issued by it (a
+// client of another server, or of this one before its data was wiped):
+// Kubernetes' "Too large resource version", on which client-go relists.
+Status check_reached(store::Store& store, uint64_t requested) {
+  const uint64_t current = store.revision();
+  if (requested <= current) return Status::Ok();
+  return Status(StatusCode::kTimeout,
+                "Too large resource version: " + std::to_string(requested) +
+                    ", current: " + std::to_string(current),
+                {{FieldErrorType::kResourceVersionTooLarge, "", "Too large resource version"}});
 }
 
 RawObject raw(const Json& object) { return std::make_shared<const std::string>(json_text(object)); }
 
 }  // namespace
+
+std::optional<uint64_t> parse_resource_version(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const uint64_t digit = uint64_t(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - digit) / 10) return std::nullopt;
+    v = v * 10 + digit;
+  }
+  return v;
+}
 
 bool same_json(const Json& a, const Json& b) {
   if (a.type() != b.type()) {
@@ -184,6 +199,9 @@ Result<Json> Registry::get(const std::string& ns, const std::string& name) {
 }
 
 Result<ListPage> Registry::list(const std::string& ns, const ListQuery& query) {
+  if (query.resource_version) {
+    if (Status s = check_reached(store_, *query.resource_version); !s.ok()) return s;
+  }
   store::ListOptions options{prefix(ns), query.limit, query.continue_token, nullptr};
   if (!query.labels.empty() || !query.fields.empty()) {
     options.filter = [&](const store::StoredObject& o) {
@@ -300,6 +318,13 @@ Result<WriteResult> Registry::write_update(
       return Status(StatusCode::kBadRequest,
                     "the namespace of the provided object does not match the namespace sent on the "
                     "request");
+    }
+    // As Kubernetes: a write naming another uid was meant for an object of
+    // this name that is gone, and must not land on its successor.
+    const std::string body_uid = string_at(*desired, "metadata", "uid");
+    if (!body_uid.empty() && body_uid != current->uid) {
+      return invalid(name, {{FieldErrorType::kInvalid, "metadata.uid",
+                             "invalid value \"" + body_uid + "\": field is immutable"}});
     }
     Json& desired_meta = metadata_of(*desired);
     desired_meta["name"] = name;
@@ -632,27 +657,23 @@ Result<std::unique_ptr<WatchStream>> Registry::watch(const std::string& ns,
     };
   }
   const bool from_current = query.resource_version.empty() || query.resource_version == "0";
-  std::vector<WatchEvent> initial;
-  uint64_t start = 0;
-  if (from_current || query.send_initial_events) {
-    ListQuery list_query{query.labels, query.fields, 0, ""};
-    auto page = list(ns, list_query);
-    if (!page.ok()) return page.status();
-    start = *parse_revision(page->resource_version);
-    if (!from_current) {
-      auto requested = parse_revision(query.resource_version);
-      if (!requested)
-        return Status(StatusCode::kBadRequest,
-                      "invalid resourceVersion \"" + query.resource_version + "\"");
-    }
-    for (auto& item : page->items) initial.push_back({"ADDED", std::move(item)});
-  } else {
-    auto requested = parse_revision(query.resource_version);
+  std::optional<uint64_t> requested;
+  if (!from_current) {
+    requested = parse_resource_version(query.resource_version);
     if (!requested) {
       return Status(StatusCode::kBadRequest,
                     "invalid resourceVersion \"" + query.resource_version + "\"");
     }
-    start = *requested;
+    if (Status s = check_reached(store_, *requested); !s.ok()) return s;
+  }
+  std::vector<WatchEvent> initial;
+  uint64_t start = requested.value_or(0);
+  if (from_current || query.send_initial_events) {
+    ListQuery list_query{query.labels, query.fields, 0, "", std::nullopt};
+    auto page = list(ns, list_query);
+    if (!page.ok()) return page.status();
+    start = *parse_resource_version(page->resource_version);
+    for (auto& item : page->items) initial.push_back({"ADDED", std::move(item)});
   }
   auto watcher = store_.watch(prefix(ns), start);
   if (!watcher.ok()) return watcher.status();

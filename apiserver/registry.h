@@ -61,6 +61,9 @@ struct ListQuery {
   FieldSelector fields;
   size_t limit = 0;
   std::string continue_token;
+  // resourceVersion: a revision the store has not reached is refused (the
+  // current state is at least as new as any revision it has).
+  std::optional<uint64_t> resource_version;
 };
 
 struct ListPage {
@@ -152,6 +155,9 @@ class Registry {
   const Strategy& strategy_;
   Clock& clock_;
 };
+
+// A resourceVersion as a revision: decimal digits within 64 bits.
+std::optional<uint64_t> parse_resource_version(std::string_view text);
 
 // Order-insensitive equality of JSON objects.
 bool same_json(const Json& a, const Json& b);

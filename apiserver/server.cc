@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -87,14 +88,90 @@ Status bad_request(std::string message) {
   return Status(StatusCode::kBadRequest, std::move(message));
 }
 
+std::string lowercase(std::string text) {
+  for (auto& c : text) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 std::string media_type(const std::string& content_type) {
   std::string type = content_type.substr(0, content_type.find(';'));
   while (!type.empty() && type.back() == ' ') type.pop_back();
-  for (auto& c : type) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return type;
+  return lowercase(std::move(type));
 }
 
 enum class BodyKind { kObject, kMergePatch, kJsonPatch, kApplyPatch };
+
+Status too_large(size_t limit) {
+  return Status(StatusCode::kRequestEntityTooLarge,
+                "the request body is too large (limit " + std::to_string(limit) + " bytes)");
+}
+
+// What a YAML body may hold: far more than any one object needs, and still
+// a bound on the memory yaml-cpp takes for it (some 300 bytes a token).
+constexpr size_t kMaxYamlBodyTokens = 50000;
+
+// A body over the limit is still read, and dropped, up to this many times
+// the limit: a client that writes its whole body before it reads the reply
+// (cpp-httplib's does) then gets the 413 rather than a reset connection.
+// A body declared larger still is refused unread.
+constexpr size_t kDrainedBodyFactor = 4;
+
+// Write routes read their bodies here rather than letting cpp-httplib 0.11
+// do it: it buffers a chunked body without any bound, inflates a gzip body
+// without any bound, reads a body without a length until the client closes
+// (holding a thread meanwhile), and waits out its read timeout to skip a
+// body declared too large. Here no more than `limit` bytes are kept, and a
+// request with neither Content-Length nor chunked encoding has no body
+// (RFC 9112 §6.3), as in Go's server (kube-apiserver).
+Status read_bounded_body(const Request& req, const httplib::ContentReader& read, size_t limit,
+                         std::string& body) {
+  const std::string coding = lowercase(req.get_header_value("Content-Encoding"));
+  if (!coding.empty() && coding != "identity") {
+    return Status(StatusCode::kUnsupportedMediaType,
+                  "Content-Encoding \"" + coding + "\" is not supported: send the body unencoded");
+  }
+  // cpp-httplib's reader needs multipart handlers, which no route has.
+  if (req.is_multipart_form_data()) {
+    return Status(StatusCode::kUnsupportedMediaType,
+                  "multipart bodies are not supported: send application/json or application/yaml");
+  }
+  const std::string transfer = lowercase(req.get_header_value("Transfer-Encoding"));
+  if (!transfer.empty() && transfer != "chunked") {
+    return bad_request("Transfer-Encoding \"" + transfer + "\" is not supported: only chunked is");
+  }
+  if (transfer.empty()) {
+    if (!req.has_header("Content-Length")) return Status::Ok();
+    const std::string length = req.get_header_value("Content-Length");
+    for (size_t i = 1; i < req.get_header_value_count("Content-Length"); ++i) {
+      if (req.get_header_value("Content-Length", i) != length)
+        return bad_request("conflicting Content-Length headers");
+    }
+    if (length.empty() || length.size() > 19 ||
+        length.find_first_not_of("0123456789") != std::string::npos) {
+      return bad_request("invalid Content-Length \"" + length + "\"");
+    }
+    const uint64_t declared = std::stoull(length);
+    if (declared > limit * kDrainedBodyFactor) return too_large(limit);
+    body.reserve(std::min<uint64_t>(declared, limit));
+  }
+  size_t received = 0;
+  const bool complete = read([&](const char* data, size_t size) {
+    received += size;
+    if (received <= limit) {
+      body.append(data, size);
+      return true;
+    }
+    body.clear();
+    return received <= limit * kDrainedBodyFactor;
+  });
+  if (received > limit) return too_large(limit);
+  if (!complete) {
+    return bad_request(
+        "the request body could not be read (malformed chunked encoding, or the client stopped "
+        "sending)");
+  }
+  return Status::Ok();
+}
 
 Result<BodyKind> body_kind(const Request& req, bool patch) {
   std::string type = media_type(req.get_header_value("Content-Type"));
@@ -135,11 +212,12 @@ Result<Json> parse_body(const Request& req, bool yaml) {
     }
     try {
       return Json::parse(req.body);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
+      // parse_error, and out_of_range for a number beyond a double (1e999).
       return bad_request(std::string("couldn't decode the JSON body: ") + e.what());
     }
   }
-  auto docs = parse_yaml(req.body);
+  auto docs = parse_yaml(req.body, kMaxYamlBodyTokens);
   if (!docs.ok()) return bad_request("couldn't decode the YAML body: " + docs.status().message());
   if (docs->size() != 1) return bad_request("the YAML body must hold exactly one document");
   return std::move((*docs)[0].value);
@@ -149,6 +227,16 @@ Result<Json> read_body(const Request& req, BodyKind kind) {
   const bool yaml = kind == BodyKind::kApplyPatch ||
                     media_type(req.get_header_value("Content-Type")) == "application/yaml";
   return parse_body(req, yaml);
+}
+
+// metadata.name for Status details, "" when absent or not a string (the
+// strategy reports that as a field error).
+std::string metadata_name(const Json& object) {
+  if (!object.is_object()) return "";
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto name = meta->find("name");
+  return name != meta->end() && name->is_string() ? name->get<std::string>() : "";
 }
 
 Result<bool> bool_param(const Request& req, const std::string& name) {
@@ -197,7 +285,56 @@ Result<WriteOptions> write_options(const Request& req) {
   return options;
 }
 
-Result<ListQuery> list_query(const Request& req, const Registry& registry) {
+// Kubernetes' ValidateListOptions: the combinations of resourceVersionMatch
+// and sendInitialEvents a list or a watch accepts; 422 for ListOptions.
+Status check_list_options(const Request& req, bool watch) {
+  const std::string rv = req.get_param_value("resourceVersion");
+  const std::string match = req.get_param_value("resourceVersionMatch");
+  const bool initial_events = req.has_param("sendInitialEvents");
+  FieldErrors errors;
+  auto add = [&](FieldErrorType type, const char* field, std::string message) {
+    errors.push_back({type, field, std::move(message)});
+  };
+  const std::vector<std::string> supported =
+      watch ? std::vector<std::string>{"NotOlderThan"}
+            : std::vector<std::string>{"Exact", "NotOlderThan"};
+  if (!match.empty() && std::find(supported.begin(), supported.end(), match) == supported.end()) {
+    std::string names;
+    for (const auto& s : supported) names += (names.empty() ? "\"" : ", \"") + s + "\"";
+    add(FieldErrorType::kNotSupported, "resourceVersionMatch",
+        "unsupported value \"" + match + "\" (supported: " + names + ")");
+  }
+  if (watch) {
+    if (initial_events && match != "NotOlderThan") {
+      add(FieldErrorType::kForbidden, "resourceVersionMatch",
+          "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+    }
+    if (!match.empty() && !initial_events) {
+      add(FieldErrorType::kForbidden, "resourceVersionMatch",
+          "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+    }
+  } else {
+    if (!match.empty() && rv.empty()) {
+      add(FieldErrorType::kForbidden, "resourceVersionMatch",
+          "resourceVersionMatch is forbidden unless resourceVersion is provided");
+    }
+    if (match == "Exact" && rv == "0") {
+      add(FieldErrorType::kForbidden, "resourceVersionMatch",
+          "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"");
+    }
+    if (initial_events) {
+      add(FieldErrorType::kForbidden, "sendInitialEvents",
+          "sendInitialEvents is forbidden for list");
+    }
+  }
+  if (errors.empty()) return Status::Ok();
+  std::string message = "ListOptions.meta.k8s.io \"\" is invalid: ";
+  message += errors.size() == 1 ? errors[0].to_string() : "[" + join_field_errors(errors) + "]";
+  return Status(StatusCode::kInvalid, std::move(message), std::move(errors));
+}
+
+// `watch`: the query of a watch rather than a list (ListOptions rules differ).
+Result<ListQuery> list_query(const Request& req, const Registry& registry, bool watch) {
   ListQuery query;
   if (req.has_param("labelSelector")) {
     auto labels = Selector::parse(req.get_param_value("labelSelector"));
@@ -214,17 +351,16 @@ Result<ListQuery> list_query(const Request& req, const Registry& registry) {
   if (!limit.ok()) return limit.status();
   query.limit = std::min<size_t>(size_t(*limit), kMaxPageSize);
   query.continue_token = req.get_param_value("continue");
-  std::string rv = req.get_param_value("resourceVersion");
-  if (!rv.empty() && rv.find_first_not_of("0123456789") != std::string::npos) {
-    return bad_request("invalid resourceVersion \"" + rv + "\": must be a decimal number");
+  const std::string rv = req.get_param_value("resourceVersion");
+  if (!rv.empty()) {
+    auto revision = parse_resource_version(rv);
+    if (!revision) {
+      return bad_request("invalid resourceVersion \"" + rv +
+                         "\": must be a decimal number of at most 64 bits");
+    }
+    query.resource_version = *revision;
   }
-  std::string match = req.get_param_value("resourceVersionMatch");
-  if (!match.empty() && match != "NotOlderThan" && match != "Exact") {
-    return bad_request("invalid resourceVersionMatch \"" + match +
-                       "\": must be NotOlderThan or Exact");
-  }
-  if (match == "Exact" && rv.empty())
-    return bad_request("resourceVersionMatch=Exact requires resourceVersion");
+  if (Status s = check_list_options(req, watch); !s.ok()) return s;
   return query;
 }
 
@@ -285,6 +421,31 @@ std::pair<std::string, std::string> classify(const Request& req) {
     verb = req.method;
   }
   return {verb, m[1]};
+}
+
+// A namespace or name taken from the (percent-decoded) request path may not
+// walk the path nor be decoded again, as Kubernetes' IsValidPathSegmentName.
+Status check_path_segment(std::string_view field, const std::string& value) {
+  std::string problem = value == "."                           ? "may not be '.'"
+                        : value == ".."                        ? "may not be '..'"
+                        : value.find('/') != std::string::npos ? "may not contain '/'"
+                        : value.find('%') != std::string::npos ? "may not contain '%'"
+                                                               : "";
+  if (problem.empty()) return Status::Ok();
+  return bad_request(std::string(field) + " \"" + value + "\" in the request path: " + problem);
+}
+
+// cpp-httplib answers 400 both to a request line it cannot parse and to a
+// well-formed one whose method it serves no route for (TRACE, CONNECT) or
+// does not know (BREW); the latter is 405, as in Kubernetes.
+bool is_unserved_method(const Request& req) {
+  static const std::set<std::string> kServed = {"GET",   "HEAD",   "POST",   "PUT",
+                                                "PATCH", "DELETE", "OPTIONS"};
+  const bool token = !req.method.empty() && req.method.size() <= 32 &&
+                     std::all_of(req.method.begin(), req.method.end(),
+                                 [](char c) { return c >= 'A' && c <= 'Z'; });
+  return token && !kServed.count(req.method) && !req.target.empty() && req.target[0] == '/' &&
+         (req.version == "HTTP/1.1" || req.version == "HTTP/1.0");
 }
 
 // When the request on this thread started (cpp-httplib serves each request
@@ -354,27 +515,30 @@ class ApiServer::Impl {
     });
     const size_t threads = options_.max_connections;
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_->set_payload_max_length(options_.max_body_bytes);
+    server_->set_payload_max_length(options_.max_body_bytes * kDrainedBodyFactor);
     server_->set_keep_alive_max_count(1000);
     // Responses go out as headers then body; with Nagle on, the body waits
     // for the ACK of the headers, which a delayed-ACK client (Go's: kubectl)
     // holds for 40 ms: every kubectl request took 40 ms longer.
     server_->set_tcp_nodelay(true);
     server_->set_read_timeout(std::chrono::seconds(30));
-    server_->set_error_handler(httplib::Server::HandlerWithResponse([](const Request&,
-                                                                       Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      StatusCode code = res.status == 413   ? StatusCode::kRequestEntityTooLarge
-                        : res.status == 404 ? StatusCode::kNotFound
-                        : res.status == 405 ? StatusCode::kMethodNotAllowed
-                        : res.status >= 500 ? StatusCode::kInternal
-                                            : StatusCode::kBadRequest;
-      std::string message = res.status == 413   ? "the request body is too large (limit 4 MiB)"
-                            : res.status == 404 ? "the server could not find the requested resource"
-                                                : "the request could not be processed";
-      reply_error(res, Status(code, message));
-      return httplib::Server::HandlerResponse::Handled;
-    }));
+    server_->set_error_handler(
+        httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          if (res.status == 400 && is_unserved_method(req)) res.status = 405;
+          StatusCode code = res.status == 413   ? StatusCode::kRequestEntityTooLarge
+                            : res.status == 404 ? StatusCode::kNotFound
+                            : res.status == 405 ? StatusCode::kMethodNotAllowed
+                            : res.status >= 500 ? StatusCode::kInternal
+                                                : StatusCode::kBadRequest;
+          std::string message =
+              res.status == 413   ? too_large(options_.max_body_bytes).message()
+              : res.status == 404 ? "the server could not find the requested resource"
+              : res.status == 405 ? "the server does not allow the method " + req.method
+                                  : "the request could not be processed";
+          reply_error(res, Status(code, message));
+          return httplib::Server::HandlerResponse::Handled;
+        }));
     server_->set_exception_handler([](const Request&, Response& res, std::exception_ptr error) {
       std::string what = "internal server error";
       try {
@@ -437,7 +601,7 @@ class ApiServer::Impl {
   // --- routing -----------------------------------------------------------------
 
   void routes() {
-    auto json = [this](auto document) {
+    auto json = [](auto document) {
       return [document](const Request&, Response& res) { reply(res, 200, json_text(document)); };
     };
     server_->Get("/version", json(version_document(options_.version)));
@@ -485,12 +649,31 @@ class ApiServer::Impl {
     });
 
     const std::string group = R"(/apis/solti\.io/v1)";
-    auto all_methods = [this](const std::string& pattern, auto handler) {
+    // Requests that may carry a body get it from read_bounded_body; the
+    // handlers then find it in req.body as usual.
+    auto with_body = [this](const char* method, auto handler) {
+      return [this, method, handler](const Request& req, Response& res,
+                                     const httplib::ContentReader& read) {
+        Request with_body = req;
+        if (Status s = read_bounded_body(req, read, options_.max_body_bytes, with_body.body);
+            !s.ok()) {
+          // What is left of the body would read as the next request: the
+          // client should close (cpp-httplib 0.11 keeps the connection open).
+          res.set_header("Connection", "close");
+          return reply_error(res, s);
+        }
+        handler(method, with_body, res);
+      };
+    };
+    auto all_methods = [this, with_body](const std::string& pattern, auto handler) {
       server_->Get(pattern, [=](const Request& q, Response& r) { handler("GET", q, r); });
-      server_->Post(pattern, [=](const Request& q, Response& r) { handler("POST", q, r); });
-      server_->Put(pattern, [=](const Request& q, Response& r) { handler("PUT", q, r); });
-      server_->Patch(pattern, [=](const Request& q, Response& r) { handler("PATCH", q, r); });
+      server_->Post(pattern, with_body("POST", handler));
+      server_->Put(pattern, with_body("PUT", handler));
+      server_->Patch(pattern, with_body("PATCH", handler));
+      // cpp-httplib routes a DELETE without Content-Length to plain handlers.
       server_->Delete(pattern, [=](const Request& q, Response& r) { handler("DELETE", q, r); });
+      server_->Delete(pattern, with_body("DELETE", handler));
+      server_->Options(pattern, [](const Request&, Response& r) { method_not_allowed(r); });
     };
     all_methods(group + "/([^/]+)",
                 [this](const std::string& method, const Request& req, Response& res) {
@@ -509,6 +692,17 @@ class ApiServer::Impl {
                   item(method, req, res, req.matches[1], req.matches[2], req.matches[3],
                        req.matches[4]);
                 });
+    // Any other path: answered without reading the body, which cpp-httplib
+    // would otherwise read without a bound.
+    auto not_found = [](const Request&, Response& res, const httplib::ContentReader&) {
+      res.set_header("Connection", "close");
+      reply_error(
+          res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));
+    };
+    server_->Post(".*", not_found);
+    server_->Put(".*", not_found);
+    server_->Patch(".*", not_found);
+    server_->Delete(".*", not_found);
   }
 
   // True when the policy lets the request's user do `verb`; otherwise
@@ -545,6 +739,10 @@ class ApiServer::Impl {
     Registry* reg = registry(plural, res);
     if (!reg) return;
     const ResourceInfo& info = reg->info();
+    if (!ns.empty()) {
+      if (Status s = check_path_segment("metadata.namespace", ns); !s.ok())
+        return reply_error(res, s, &info);
+    }
     auto watch = bool_param(req, "watch");
     if (!watch.ok()) return reply_error(res, watch.status(), &info);
     const std::string verb = method == "GET"    ? (*watch ? "watch" : "list")
@@ -562,7 +760,7 @@ class ApiServer::Impl {
 
   void serve_list(const Request& req, Response& res, Registry& reg, const std::string& ns) {
     const ResourceInfo& info = reg.info();
-    auto query = list_query(req, reg);
+    auto query = list_query(req, reg, false);
     if (!query.ok()) return reply_error(res, query.status(), &info);
     auto page = reg.list(ns, *query);
     if (!page.ok()) return reply_error(res, page.status(), &info);
@@ -619,9 +817,7 @@ class ApiServer::Impl {
     if (!body.ok()) return reply_error(res, body.status(), &info);
     auto options = write_options(req);
     if (!options.ok()) return reply_error(res, options.status(), &info);
-    std::string name = body->is_object() && (*body)["metadata"].is_object()
-                           ? (*body)["metadata"].value("name", std::string())
-                           : "";
+    const std::string name = metadata_name(*body);
     options->field_manager = default_manager(req, options->field_manager);
     auto created = reg.create(ns, std::move(body).value(), *options);
     if (!created.ok()) return reply_error(res, created.status(), &info, name);
@@ -632,7 +828,7 @@ class ApiServer::Impl {
   void serve_delete_collection(const Request& req, Response& res, Registry& reg,
                                const std::string& ns) {
     const ResourceInfo& info = reg.info();
-    auto query = list_query(req, reg);
+    auto query = list_query(req, reg, false);
     if (!query.ok()) return reply_error(res, query.status(), &info);
     auto options = write_options(req);
     if (!options.ok()) return reply_error(res, options.status(), &info);
@@ -654,6 +850,11 @@ class ApiServer::Impl {
     Registry* reg = registry(plural, res);
     if (!reg) return;
     const ResourceInfo& info = reg->info();
+    for (auto [field, value] :
+         {std::pair<std::string_view, const std::string&>{"metadata.namespace", ns},
+          {"metadata.name", name}}) {
+      if (Status s = check_path_segment(field, value); !s.ok()) return reply_error(res, s, &info);
+    }
     if ((sub == "status" && !info.has_status) || (sub == "log" && !info.has_log) ||
         (!sub.empty() && sub != "status" && sub != "log")) {
       return reply_error(
@@ -831,7 +1032,7 @@ class ApiServer::Impl {
 
   void serve_watch(const Request& req, Response& res, Registry& reg, const std::string& ns) {
     const ResourceInfo& info = reg.info();
-    auto query = list_query(req, reg);
+    auto query = list_query(req, reg, true);
     if (!query.ok()) return reply_error(res, query.status(), &info);
     auto bookmarks = bool_param(req, "allowWatchBookmarks");
     auto initial = bool_param(req, "sendInitialEvents");
@@ -852,8 +1053,12 @@ class ApiServer::Impl {
       state->stream = std::move(stream).value();
     }
     const auto now = std::chrono::steady_clock::now();
-    std::chrono::seconds lifetime =
-        *timeout > 0 ? std::chrono::seconds(*timeout) : random_watch_timeout();
+    // Any timeoutSeconds goes, as in Kubernetes; capped at a year so that
+    // the deadline stays within the clock's range.
+    constexpr int64_t kMaxWatchSeconds = 366 * 24 * 3600;
+    std::chrono::seconds lifetime = *timeout > 0
+                                        ? std::chrono::seconds(std::min(*timeout, kMaxWatchSeconds))
+                                        : random_watch_timeout();
     state->deadline = now + lifetime;
     state->next_bookmark = now + options_.bookmark_interval;
     state->bookmarks = *bookmarks;

@@ -27,6 +27,8 @@ std::string_view FieldError::reason() const {
       return "FieldValueUnknown";
     case FieldErrorType::kFieldManagerConflict:
       return "FieldManagerConflict";
+    case FieldErrorType::kResourceVersionTooLarge:
+      return "ResourceVersionTooLarge";
   }
   return "FieldValueInvalid";
 }

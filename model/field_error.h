@@ -10,15 +10,16 @@
 namespace solti {
 
 enum class FieldErrorType {
-  kRequired,              // FieldValueRequired
-  kInvalid,               // FieldValueInvalid
-  kNotSupported,          // FieldValueNotSupported
-  kForbidden,             // FieldValueForbidden
-  kTooLong,               // FieldValueTooLong
-  kDuplicate,             // FieldValueDuplicate
-  kTypeInvalid,           // FieldValueTypeInvalid
-  kUnknownField,          // FieldValueUnknown (strict field validation)
-  kFieldManagerConflict,  // FieldManagerConflict (server-side apply)
+  kRequired,                 // FieldValueRequired
+  kInvalid,                  // FieldValueInvalid
+  kNotSupported,             // FieldValueNotSupported
+  kForbidden,                // FieldValueForbidden
+  kTooLong,                  // FieldValueTooLong
+  kDuplicate,                // FieldValueDuplicate
+  kTypeInvalid,              // FieldValueTypeInvalid
+  kUnknownField,             // FieldValueUnknown (strict field validation)
+  kFieldManagerConflict,     // FieldManagerConflict (server-side apply)
+  kResourceVersionTooLarge,  // ResourceVersionTooLarge (list or watch beyond the store)
 };
 
 struct FieldError {

@@ -1,14 +1,19 @@
 #include "model/yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
+#include <sstream>
 
 #include "model/json_codec.h"
+#include "model/names.h"
 
 namespace solti {
 namespace {
@@ -184,6 +189,9 @@ bool needs_quotes(const std::string& s) {
   static constexpr std::string_view kIndicators = "-?:,[]{}#&*!|>'\"%@`";
   if (kIndicators.find(s.front()) != std::string_view::npos) return true;
   if (s.front() == ' ' || s.back() == ' ') return true;
+  // "..." at the start of a line ends the document: a top-level key or a
+  // scalar document written plain was cut off (found by tests/fuzz).
+  if (s.starts_with("...")) return true;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f) return true;
@@ -271,6 +279,60 @@ void emit(YAML::Emitter& out, const Json& j) {
   }
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a stream whose next token cannot
+// start a node (a "," at the top level of a document, yaml-cpp issue #1040,
+// fixed upstream by PR #1319): the parser reports a null document without
+// consuming the token, again and again, and LoadAll appends each one, so a
+// one-byte request body took a server thread and gigabytes of memory
+// (found by tests/fuzz). This pass reads the stream's events without
+// building anything and refuses it where a document makes no progress,
+// before LoadAll sees it.
+class StuckDocumentFinder final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override { events_ = 0, null_mark_.reset(); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
+    if (events_++ == 0) null_mark_ = mark;
+  }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { ++events_; }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    ++events_;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    ++events_;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    ++events_;
+  }
+  void OnMapEnd() override {}
+
+  // The mark of the document's only event when it is a null, else nothing.
+  std::optional<YAML::Mark> lone_null() const { return events_ == 1 ? null_mark_ : std::nullopt; }
+
+ private:
+  int events_ = 0;
+  std::optional<YAML::Mark> null_mark_;
+};
+
+// Throws YAML::ParserException where yaml-cpp would loop forever.
+void refuse_stuck_stream(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  StuckDocumentFinder finder;
+  std::optional<YAML::Mark> previous;  // the previous document's lone null
+  while (parser.HandleNextDocument(finder)) {
+    std::optional<YAML::Mark> null = finder.lone_null();
+    if (null && previous && null->pos == previous->pos) {
+      throw YAML::ParserException(*null, "unexpected character: no node can start here");
+    }
+    previous = null;
+  }
+}
+
 }  // namespace
 
 std::string SourcePosition::to_string() const {
@@ -310,11 +372,172 @@ SourcePosition YamlDocument::position_of(std::string_view field_path) const {
   return start;
 }
 
-Result<std::vector<YamlDocument>> parse_yaml(std::string_view text) {
+namespace {
+
+// YAML streams hold printable Unicode only (YAML 1.2 c-printable, checked
+// as go-yaml, and so Kubernetes, checks it). yaml-cpp lets the rest through:
+// a NUL came back as "\b ", and bytes that are not UTF-8 reached the JSON
+// encoder, which silently replaces them.
+void check_printable_utf8(std::string_view text) {
+  SourcePosition at{1, 1};
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t length = lead < 0x80             ? 1
+                          : (lead & 0xE0) == 0xC0 ? 2
+                          : (lead & 0xF0) == 0xE0 ? 3
+                          : (lead & 0xF8) == 0xF0 ? 4
+                                                  : 0;
+    if (length == 0 || !is_valid_utf8(text.substr(i, length))) {
+      throw YamlError{at, "invalid UTF-8"};
+    }
+    uint32_t cp = length == 1 ? lead : lead & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (text[i + k] & 0x3F);
+    const bool printable = cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) ||
+                           cp == 0x85 || (cp >= 0xA0 && cp <= 0xD7FF) ||
+                           (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
+    if (!printable) {
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", cp);
+      throw YamlError{at, std::string("control characters are not allowed (found ") + code + ")"};
+    }
+    if (cp == '\n') {
+      ++at.line;
+      at.column = 1;
+    } else {
+      ++at.column;
+    }
+    i += length;
+  }
+}
+
+// Where a quoted scalar starting at text[at] ends (after its closing quote,
+// or at the end of the text when it is not closed).
+size_t quoted_scalar_end(std::string_view text, size_t at) {
+  const char quote = text[at];
+  for (size_t i = at + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is a quote inside a single-quoted scalar
+      } else {
+        return i + 1;
+      }
+    }
+  }
+  return text.size();
+}
+
+// yaml-cpp scans and holds every token of a flow collection, some 300
+// bytes each, before it builds or reports any node: a 4 MiB body of
+// "[0,0,...]" took 900 MB, and 2 million "[" took 500 MB before its own
+// depth limit spoke. So the tokens and the flow nesting are counted here
+// first, by a scan that over-counts (each plain word, indicator and line is
+// a token) but skips what yaml-cpp reads as one token: comments, quoted
+// scalars and the lines of block scalars.
+void check_shape(std::string_view text, size_t max_tokens) {
+  // A block scalar's text: the lines more indented than the node that holds
+  // it, from the first such line on, while as indented as that one. Where
+  // this scan places the holder no further left than yaml-cpp does, it skips
+  // no line that yaml-cpp reads as nodes.
+  bool in_block_scalar = false;
+  size_t holder_column = 0;
+  size_t text_indent = 0;  // 0: not known yet (it is more than holder_column)
+  size_t tokens = 0, depth = 0;
+  SourcePosition at{1, 1};
+  auto count = [&] {
+    if (++tokens > max_tokens) {
+      throw YamlError{
+          at, "the document has more than " + std::to_string(max_tokens) + " nodes and indicators"};
+    }
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t line_end = std::min(text.find('\n', i), text.size());
+    const size_t indent = std::min(text.find_first_not_of(' ', i), line_end) - i;
+    const bool blank = i + indent == line_end || text[i + indent] == '\r';
+    if (in_block_scalar && !blank) {
+      if (text_indent == 0 && indent > holder_column) text_indent = indent;
+      in_block_scalar = text_indent != 0 && indent >= text_indent;
+    }
+    if (blank || in_block_scalar) {
+      i = line_end + 1;
+      ++at.line;
+      continue;
+    }
+    count();  // a line may open or close block collections
+    size_t last_token_column = indent;
+    // Whether text[k] ends a word: white space or the end of the line.
+    auto separated = [&](size_t k) {
+      return k >= line_end || text[k] == ' ' || text[k] == '\t' || text[k] == '\r';
+    };
+    for (size_t j = i + indent; j < line_end;) {
+      at.column = int(j - i + 1);
+      const char c = text[j];
+      if (c == ' ' || c == '\t' || c == '\r') {
+        ++j;
+        continue;
+      }
+      if (c == '#' && (j == i || text[j - 1] == ' ' || text[j - 1] == '\t')) break;  // a comment
+      if ((c == '|' || c == '>') && depth == 0) {
+        count();
+        in_block_scalar = true;
+        holder_column = last_token_column;
+        text_indent = 0;
+        break;  // the rest of the line is the block scalar's header
+      }
+      count();
+      last_token_column = j - i;
+      if (c == '"' || c == '\'') {
+        const size_t end = quoted_scalar_end(text, j);
+        for (size_t k = j; k < end; ++k) at.line += text[k] == '\n';
+        j = end;
+        if (j > line_end) line_end = std::min(text.find('\n', j), text.size());
+      } else if (c == '[' || c == '{') {
+        if (++depth > kMaxDocumentDepth) {
+          throw YamlError{at,
+                          "nested deeper than " + std::to_string(kMaxDocumentDepth) + " levels"};
+        }
+        ++j;
+      } else if (c == ']' || c == '}' || c == ',') {
+        if (c != ',' && depth > 0) --depth;
+        ++j;
+      } else if ((c == '-' || c == '?' || c == ':') && separated(j + 1)) {
+        ++j;  // an indicator: a node may follow on the line
+      } else if (depth > 0 || c == '&' || c == '!' || c == '*') {
+        // A word in a flow collection, an anchor, a tag or an alias.
+        const std::string_view ends = depth > 0 ? " \t\r,[]{}" : " \t\r";
+        while (j < line_end && ends.find(text[j]) == std::string_view::npos) ++j;
+      } else {
+        // A plain scalar in block context runs to ": " (it is a key), " #"
+        // or the end of the line: "see a[1 and {x" is one scalar.
+        for (; j < line_end; ++j) {
+          if (text[j] == ':' && separated(j + 1)) {
+            ++j;
+            break;
+          }
+          if (text[j] == '#' && (text[j - 1] == ' ' || text[j - 1] == '\t')) break;
+        }
+      }
+    }
+    i = line_end + 1;
+    ++at.line;
+    at.column = 1;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<YamlDocument>> parse_yaml(std::string_view text, size_t max_tokens) {
   std::vector<YamlDocument> documents;
   const size_t budget = text.size() + 1024;
   try {
-    std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
+    check_printable_utf8(text);
+    check_shape(text, max_tokens);
+    const std::string stream(text);
+    refuse_stuck_stream(stream);
+    std::vector<YAML::Node> nodes = YAML::LoadAll(stream);
     size_t nodes_left = budget, bytes_left = budget;
     for (const auto& node : nodes) {
       if (node.IsNull() || !node.IsDefined()) continue;

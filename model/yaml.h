@@ -10,6 +10,7 @@
 // that later validation errors can name a line.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -43,7 +44,10 @@ struct YamlDocument {
 
 // Empty documents (e.g. a stream ending in "---") are skipped.
 // Errors are kBadRequest with a message "line L, column C: ...".
-Result<std::vector<YamlDocument>> parse_yaml(std::string_view text);
+// `max_tokens` bounds the memory a parse may take (yaml-cpp holds some 300
+// bytes per token): a stream with more nodes and indicators is refused.
+Result<std::vector<YamlDocument>> parse_yaml(
+    std::string_view text, size_t max_tokens = std::numeric_limits<size_t>::max());
 
 // Block-style YAML that parse_yaml reads back as the same JSON.
 std::string to_yaml(const Json& value);

@@ -187,45 +187,7 @@ TEST_F(ApiServerTest, UnknownFieldsUnderStrictWarnAndIgnore) {
   EXPECT_EQ(create(task("c"), "?fieldValidation=Sometimes").status, 400);
 }
 
-TEST_F(ApiServerTest, OversizedBodiesAre413AndTheServerStaysUp) {
-  std::string huge(5 * 1024 * 1024, 'x');
-  Reply r = call("POST", kTasks, huge);
-  EXPECT_EQ(r.status, 413);
-  EXPECT_EQ(r.body["reason"], "RequestEntityTooLarge");
-  EXPECT_EQ(create(task("after")).status, 201);
-}
-
-TEST_F(ApiServerTest, WrongMediaTypesAre415) {
-  ASSERT_EQ(create(task("a")).status, 201);
-  Reply text = call("POST", kTasks, task("b").dump(), "text/plain");
-  EXPECT_EQ(text.status, 415);
-  EXPECT_EQ(text.body["reason"], "UnsupportedMediaType");
-  Reply strategic = call("PATCH", std::string(kTasks) + "/a", R"({"spec":{}})",
-                         "application/strategic-merge-patch+json");
-  EXPECT_EQ(strategic.status, 415);
-  EXPECT_NE(strategic.body["message"].get<std::string>().find("application/merge-patch+json"),
-            std::string::npos);
-}
-
-TEST_F(ApiServerTest, DeeplyNestedBodiesAre400AndTheServerStaysUp) {
-  std::string objects;
-  for (int i = 0; i < 200000; ++i) objects += R"({"a":)";
-  objects += "1" + std::string(200000, '}');
-  Reply deep_object = call("POST", kTasks, objects);
-  EXPECT_EQ(deep_object.status, 400);
-  EXPECT_NE(deep_object.body["message"].get<std::string>().find("nested deeper than 100 levels"),
-            std::string::npos);
-  EXPECT_EQ(call("POST", kTasks, std::string(1000000, '[') + std::string(1000000, ']')).status,
-            400);
-  EXPECT_EQ(
-      call("POST", kTasks, std::string(100000, '[') + std::string(100000, ']'), "application/yaml")
-          .status,
-      400);
-  EXPECT_EQ(
-      call("PATCH", std::string(kTasks) + "/x", objects, "application/merge-patch+json").status,
-      400);
-  EXPECT_EQ(create(task("still-up")).status, 201);
-}
+// Oversized, wrongly typed and deeply nested bodies: hostile_input_test.cc.
 
 TEST_F(ApiServerTest, YamlBodiesAreAccepted) {
   Reply r =

@@ -95,6 +95,16 @@ TEST(YamlTest, RefusesAliasBombsButAllowsModestAliases) {
   EXPECT_EQ(j["use"]["x"], 1);
 }
 
+// yaml-cpp 0.7's LoadAll looped forever, growing without bound, on these
+// (found by tests/fuzz/manifest_yaml_fuzzer.cc).
+TEST(YamlTest, RefusesTokensNoNodeCanStartWithoutHanging) {
+  EXPECT_EQ(error_of(","), "line 1, column 1: unexpected character: no node can start here");
+  EXPECT_EQ(error_of("a: 1\n---\n,\n"),
+            "line 3, column 1: unexpected character: no node can start here");
+  EXPECT_NE(error_of("[a],").find("no node can start here"), std::string::npos);
+  EXPECT_EQ(parse_yaml("---\n---\n---\na: 1\n")->size(), 1u);  // empty documents still go
+}
+
 TEST(YamlTest, RefusesDocumentsNestedTooDeeply) {
   std::string deep;
   for (int i = 0; i < 150; ++i) deep += std::string(size_t(i) * 2, ' ') + "k:\n";
@@ -140,6 +150,15 @@ TEST(YamlTest, EmitsYamlThatReadsBackAsTheSameJson) {
   Json back = one(text);
   EXPECT_EQ(back, original) << text;
   EXPECT_NE(text.find("script: |\n  set -e\n  echo hi\n"), std::string::npos) << text;
+}
+
+// A plain "..." at the start of a line is the document end marker (found by
+// tests/fuzz/manifest_yaml_fuzzer.cc).
+TEST(YamlTest, QuotesStringsThatWouldEndTheDocument) {
+  for (const Json& original : {Json("... x"), Json{{"... x", 1}, {"...", "..."}}}) {
+    const std::string text = to_yaml(original);
+    EXPECT_EQ(one(text), original) << text;
+  }
 }
 
 }  // namespace
