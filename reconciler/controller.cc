@@ -164,7 +164,10 @@ void Controller::process(const std::string& key) {
 // --- reconcile ---------------------------------------------------------------
 
 Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
-  const auto [ns, name] = split_key(key);
+  // Not structured bindings: clang 14 cannot capture those in a lambda.
+  const auto split = split_key(key);
+  const std::string& ns = split.first;
+  const std::string& name = split.second;
   auto got = [&] {
     Unlocked io(mu_);
     return tasks_.get(ns, name);

@@ -437,7 +437,7 @@ while :; do sleep 0.1; done)"),
           create(name, spec_for(name, bash("exec >&- 2>&-; exec sleep 100"),
                                 {{"timeout", "1s"}, {"terminationGracePeriod", "1s"}}));
         },
-        [=, this](const Json& t) {
+        [=](const Json& t) {
           EXPECT_EQ(phase(t), "Timeout") << t.dump();
           EXPECT_EQ(reason(t), "Timeout");
           const std::string message = status_of(t).value("message", "");
