@@ -98,23 +98,31 @@ std::string describe(const std::vector<pid_t>& pids) {
 struct InstanceCgroups {
   std::vector<std::string> instance_dirs, attempt_dirs;
 };
+// Other tests' attempts come and go under /sys/fs/cgroup while this walks
+// it, and a directory removed mid-walk ends the walk with an error: such a
+// walk is done again rather than taken as complete.
 InstanceCgroups cgroups_of_instance(const std::string& instance_id) {
   namespace fs = std::filesystem;
   InstanceCgroups found;
-  std::error_code ec;
-  fs::recursive_directory_iterator it("/sys/fs/cgroup",
-                                      fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_directory(ec) || it->is_symlink(ec)) {
+  for (int walk = 0; walk < 20; ++walk) {
+    found = {};
+    std::error_code ec;
+    fs::recursive_directory_iterator it("/sys/fs/cgroup",
+                                        fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_directory(ec) || it->is_symlink(ec)) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (it->path().filename() != "solti-" + instance_id) continue;
+      found.instance_dirs.push_back(it->path());
+      for (const auto& attempt : fs::directory_iterator(it->path(), ec))
+        if (attempt.is_directory(ec)) found.attempt_dirs.push_back(attempt.path());
       it.disable_recursion_pending();
-      continue;
     }
-    if (it->path().filename() != "solti-" + instance_id) continue;
-    found.instance_dirs.push_back(it->path());
-    for (const auto& attempt : fs::directory_iterator(it->path(), ec))
-      if (attempt.is_directory(ec)) found.attempt_dirs.push_back(attempt.path());
-    it.disable_recursion_pending();
+    if (!ec) return found;
   }
+  ADD_FAILURE() << "/sys/fs/cgroup could not be walked without an error";
   return found;
 }
 
