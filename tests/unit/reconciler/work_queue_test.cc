@@ -131,7 +131,8 @@ TEST_F(WorkQueueTest, WaitingWorkersShareKeysAndNeverHoldOneTwice) {
   for (auto& w : workers) w.join();  // shut_down wakes them all
   EXPECT_FALSE(overlap);
   EXPECT_GE(handled.size(), 7u);
-  EXPECT_EQ(q.take(), std::nullopt);
+  q.add("late");
+  EXPECT_EQ(q.wait_and_take(), std::nullopt);  // shut down for good, even with keys ready
 }
 
 }  // namespace
