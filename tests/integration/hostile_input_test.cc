@@ -782,14 +782,9 @@ TEST_F(HostileInputTest, EachCaseGetsItsStatusQuicklyAndNothingStoredChanges) {
   std::printf("%zu hostile cases in %lld ms\n", cases.size(), (long long)took.count());
 
   EXPECT_EQ(snapshot(), before) << "stored data changed";
-  // A bound, not a measurement: every case together may not cost 100 MB
-  // (under ASan, whose quarantine keeps up to 256 MB of freed memory, 400).
-#ifdef __SANITIZE_ADDRESS__
-  constexpr long kBoundKiB = 400 * 1024;
-#else
-  constexpr long kBoundKiB = 100 * 1024;
-#endif
-  EXPECT_LT(rss_kib(), rss_before + kBoundKiB) << "RSS before: " << rss_before << " KiB";
+  // A bound, not a measurement: every case together may not cost 100 MB.
+  EXPECT_LT(rss_kib(), rss_before + testing::memory_bound_kib(100 * 1024))
+      << "RSS before: " << rss_before << " KiB";
 }
 
 // cpp-httplib's client (soltictl's) writes its whole body before it reads:

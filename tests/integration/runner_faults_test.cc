@@ -44,7 +44,7 @@ const std::string kTruncationMarker =
     "[solti: log truncated at " + std::to_string(kLogCapBytes) + " bytes]\n";
 // How much soltid's resident memory may grow across the faults: a bound on
 // leaks (a 1 GiB flood held in memory would blow it), not a measurement.
-constexpr int64_t kRssSlackKb = 50 * 1024;
+constexpr int64_t kRssSlackKb = testing::memory_bound_kib(50 * 1024);
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
