@@ -8,19 +8,14 @@
 # crash_storm.cc has the details). The suite runs 5 cycles as crash.storm.
 #
 # Usage: bash scripts/crash_storm.sh [CYCLES] [CLIENTS]   (defaults 20 and 32)
-# Builds soltid and crash_storm first when needed, into $SOLTI_BUILD_DIR
-# (default build/). Set CRASH_STORM_SEED to replay a run's kill delays.
+# Builds first (scripts/build.sh, into build/). Set CRASH_STORM_SEED to replay a run's kill delays.
 # Exit status: 0 when every check held, 1 on any violation (printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cycles=${1:-20}
 clients=${2:-32}
-build=${SOLTI_BUILD_DIR:-build}
-if [ ! -f "$build/build.ninja" ]; then
-  bash scripts/install-deps.sh
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" -j "$(nproc)" --target soltid crash_storm
+bash scripts/build.sh >/dev/null
+build=build
 seed=()
 if [ -n "${CRASH_STORM_SEED:-}" ]; then seed=(--seed "$CRASH_STORM_SEED"); fi
 exec "$build/tests/crash/crash_storm" --soltid "$build/cmd/soltid" \

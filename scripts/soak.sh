@@ -7,17 +7,13 @@
 # at minute 1 against the end. Not part of the test suite.
 #
 # Usage: bash scripts/soak.sh [MINUTES]   (default 10)
-# Builds soltid and soak first when needed, into $SOLTI_BUILD_DIR (default
-# build/); SOLTID=PATH runs another soltid binary.
+# Builds first (scripts/build.sh, into build/); SOLTID=PATH runs another
+# soltid binary.
 # Exit status: 1 when any request failed unexpectedly or the RSS grew by
 # 10% or more, else 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-10}
-build=${SOLTI_BUILD_DIR:-build}
-if [ ! -f "$build/build.ninja" ]; then
-  bash scripts/install-deps.sh
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
-cmake --build "$build" -j "$(nproc)" --target soltid soak
+bash scripts/build.sh >/dev/null
+build=build
 exec "$build/bench/soak" --soltid "${SOLTID:-$build/cmd/soltid}" --minutes "$minutes"

@@ -66,8 +66,8 @@ struct PendingWrite {
   int64_t time_ms = 0;
 };
 
-// Sets the store-owned metadata of `object`. kBadRequest when it is not an
-// object or its metadata is not an object.
+}  // namespace
+
 Status stamp_metadata(Json& object, const std::string& uid, int64_t create_time_ms,
                       uint64_t revision) {
   if (!object.is_object()) return Status(StatusCode::kBadRequest, "object must be a JSON object");
@@ -80,6 +80,8 @@ Status stamp_metadata(Json& object, const std::string& uid, int64_t create_time_
   metadata["resourceVersion"] = std::to_string(revision);
   return Status::Ok();
 }
+
+namespace {
 
 Status check_preconditions(std::string_view key, const KeyState& current,
                            const Preconditions& preconditions) {

@@ -152,6 +152,12 @@ class Store {
   virtual Stats stats() = 0;
 };
 
+// Sets the store-owned metadata of `object` (uid, creationTimestamp,
+// resourceVersion), for every Store implementation. kBadRequest when it is
+// not an object or its metadata is not an object.
+Status stamp_metadata(Json& object, const std::string& uid, int64_t create_time_ms,
+                      uint64_t revision);
+
 // Opens (creating if needed) a RocksDB-backed store under options.path,
 // recovering every acknowledged write and the revision.
 Result<std::unique_ptr<Store>> open_rocksdb_store(const Options& options);

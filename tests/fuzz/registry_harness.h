@@ -38,10 +38,11 @@ class MemoryStore final : public store::Store {
       return Status(StatusCode::kAlreadyExists, "already exists");
     const uint64_t revision = ++revision_;
     const std::string uid = new_uuid();
-    // creationTimestamp has second precision, as Kubernetes' metav1.Time.
-    const std::string created =
-        format_rfc3339(std::chrono::floor<std::chrono::seconds>(clock_.now()));
-    if (Status s = stamp(object, uid, created, revision); !s.ok()) return s;
+    const int64_t created_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
+            .count();
+    if (Status s = store::stamp_metadata(object, uid, created_ms, revision); !s.ok()) return s;
+    created_ms_[std::string(key)] = created_ms;
     return objects_[std::string(key)] = {std::string(key), text(object), revision, revision, uid};
   }
   Result<store::StoredObject> update(std::string_view key, Json object,
@@ -50,10 +51,11 @@ class MemoryStore final : public store::Store {
     if (it == objects_.end()) return Status(StatusCode::kNotFound, "not found");
     store::StoredObject& current = it->second;
     if (Status s = check(current, preconditions); !s.ok()) return s;
-    const std::string created =
-        Json::parse(*current.value)["metadata"]["creationTimestamp"].get<std::string>();
     const uint64_t revision = ++revision_;
-    if (Status s = stamp(object, current.uid, created, revision); !s.ok()) return s;
+    if (Status s =
+            store::stamp_metadata(object, current.uid, created_ms_[std::string(key)], revision);
+        !s.ok())
+      return s;
     current.value = text(object);
     current.mod_revision = revision;
     return current;
@@ -80,17 +82,6 @@ class MemoryStore final : public store::Store {
   static std::shared_ptr<const std::string> text(const Json& object) {
     return std::make_shared<const std::string>(json_text(object));
   }
-  static Status stamp(Json& object, const std::string& uid, const std::string& created,
-                      uint64_t revision) {
-    if (!object.is_object()) return Status(StatusCode::kBadRequest, "object must be an object");
-    Json& metadata = object["metadata"];
-    if (metadata.is_null()) metadata = Json::object();
-    if (!metadata.is_object()) return Status(StatusCode::kBadRequest, "metadata not an object");
-    metadata["uid"] = uid;
-    metadata["creationTimestamp"] = created;
-    metadata["resourceVersion"] = std::to_string(revision);
-    return Status::Ok();
-  }
   static Status check(const store::StoredObject& current,
                       const store::Preconditions& preconditions) {
     if ((preconditions.uid && *preconditions.uid != current.uid) ||
@@ -101,6 +92,7 @@ class MemoryStore final : public store::Store {
 
   const Clock& clock_;
   std::map<std::string, store::StoredObject> objects_;
+  std::map<std::string, int64_t> created_ms_;  // each key's creation time, kept across updates
   uint64_t revision_ = 0;
 };
 
