@@ -605,17 +605,20 @@ class ApiServer::Impl {
       return [document](const Request&, Response& res) { reply(res, 200, json_text(document)); };
     };
     server_->Get("/version", json(version_document(options_.version)));
-    for (const char* path : {"/healthz", "/livez"}) {
-      server_->Get(path,
-                   [](const Request&, Response& res) { reply(res, 200, "ok", "text/plain"); });
-    }
-    server_->Get("/readyz", [this](const Request&, Response& res) {
-      if (ready_) {
+    // A store that refuses writes only recovers by a restart, so it fails
+    // liveness as well as readiness.
+    for (const char* path : {"/healthz", "/livez", "/readyz"}) {
+      const bool readiness = std::string_view(path) == "/readyz";
+      server_->Get(path, [this, readiness](const Request&, Response& res) {
+        if (readiness && !ready_) {
+          return reply_error(res, Status(StatusCode::kUnavailable, "not ready"));
+        }
+        if (Status store = store_.health(); !store.ok()) {
+          return reply_error(res, Status(StatusCode::kUnavailable, "store: " + store.message()));
+        }
         reply(res, 200, "ok", "text/plain");
-      } else {
-        reply_error(res, Status(StatusCode::kUnavailable, "not ready"));
-      }
-    });
+      });
+    }
     server_->Get("/api", [](const Request&, Response& res) {
       reply_error(
           res, Status(StatusCode::kNotFound, "the server could not find the requested resource"));

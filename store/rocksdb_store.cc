@@ -120,6 +120,7 @@ class RocksStore final : public Store, private History {
   uint64_t compacted_revision() override { return compacted_.load(); }
   Status compact() override;
   Stats stats() override;
+  Status health() override;
 
  private:
   using SnapshotRef = std::shared_ptr<const rdb::Snapshot>;
@@ -590,6 +591,11 @@ Stats RocksStore::stats() {
   }
   stats.watchers = hub_->watchers();
   return stats;
+}
+
+Status RocksStore::health() {
+  std::lock_guard lock(mu_);
+  return failure_;
 }
 
 Status RocksStore::compact() {

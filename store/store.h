@@ -150,6 +150,10 @@ class Store {
   // Drops history older than the retention bounds now.
   virtual Status compact() = 0;
   virtual Stats stats() = 0;
+  // Ok while the store accepts writes. After a write it could not make
+  // durable (a full disk, no file descriptors left) every later write fails
+  // with this status until the process restarts, so health probes report it.
+  virtual Status health() = 0;
 };
 
 // Sets the store-owned metadata of `object` (uid, creationTimestamp,

@@ -77,6 +77,7 @@ class MemoryStore final : public store::Store {
   uint64_t compacted_revision() override { return 0; }
   Status compact() override { return Status::Ok(); }
   store::Stats stats() override { return {}; }
+  Status health() override { return Status::Ok(); }
 
  private:
   static std::shared_ptr<const std::string> text(const Json& object) {

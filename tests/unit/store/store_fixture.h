@@ -2,7 +2,9 @@
 // background compaction, reopenable within a test.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -18,6 +20,24 @@ inline std::string make_temp_dir() {
   char* dir = mkdtemp(pattern.data());
   EXPECT_NE(dir, nullptr);
   return pattern;
+}
+
+// Makes every later write to the RocksDB write-ahead log under `dir` fail,
+// as a full disk would: the log's descriptor in this process now refers to
+// a read-only /dev/null. Returns how many log descriptors it replaced.
+inline int break_write_ahead_log(const std::string& dir) {
+  int replaced = 0;
+  const auto canonical = std::filesystem::canonical(dir).string();
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const auto target = std::filesystem::read_symlink(entry.path(), error).string();
+    if (error || target.rfind(canonical + "/", 0) != 0 || !target.ends_with(".log")) continue;
+    const int read_only = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (read_only < 0) continue;
+    if (dup2(read_only, std::stoi(entry.path().filename().string())) >= 0) ++replaced;
+    close(read_only);
+  }
+  return replaced;
 }
 
 class StoreFixture : public ::testing::Test {

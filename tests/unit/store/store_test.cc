@@ -250,6 +250,25 @@ TEST_F(StoreTest, ReopenRecoversObjectsAndRevision) {
   EXPECT_EQ(next->mod_revision, 5u);  // the revision never goes backwards
 }
 
+TEST_F(StoreTest, AWriteTheLogRefusesFailsEveryLaterWriteAndHealth) {
+  ASSERT_TRUE(store_->create(key("a"), object("a", 1)).ok());
+  EXPECT_TRUE(store_->health().ok());
+  ASSERT_EQ(testing::break_write_ahead_log(dir_), 1);
+
+  auto refused = store_->create(key("b"), object("b"));
+  EXPECT_EQ(refused.status().code(), StatusCode::kInternal);
+  Status health = store_->health();
+  EXPECT_EQ(health.code(), StatusCode::kInternal);
+  EXPECT_NE(health.message().find("writing to the store"), std::string::npos) << health.message();
+  // Sticky: a later write is refused without reaching the log, reads go on.
+  EXPECT_EQ(store_->update(key("a"), object("a", 2), {}).status().code(), StatusCode::kInternal);
+  auto a = store_->get(key("a"));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(parse(*a)["value"], 1);
+  EXPECT_EQ(store_->get(key("b")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->revision(), 1u);
+}
+
 TEST_F(StoreTest, ConcurrentWritersShareCommits) {
   constexpr int kThreads = 16, kWrites = 40;
   std::vector<std::thread> threads;
