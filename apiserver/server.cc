@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "apiserver/auth.h"
+#include "apiserver/connection_pool.h"
 #include "apiserver/discovery.h"
 #include "apiserver/log_file.h"
 #include "apiserver/metrics.h"
@@ -514,7 +515,9 @@ class ApiServer::Impl {
       listen_socket_ = sock;
     });
     const size_t threads = options_.max_connections;
-    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_->new_task_queue = [threads] {
+      return new ConnectionPool(threads, std::chrono::seconds(30));
+    };
     server_->set_payload_max_length(options_.max_body_bytes * kDrainedBodyFactor);
     server_->set_keep_alive_max_count(1000);
     // Responses go out as headers then body; with Nagle on, the body waits
