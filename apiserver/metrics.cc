@@ -47,6 +47,13 @@ struct Metrics::Impl {
                                      .Help("WAL writes; each serves a group of writes")
                                      .Register(*registry)
                                      .Add({});
+  prometheus::Family<prometheus::Gauge>& memory =
+      prometheus::BuildGauge()
+          .Name("solti_store_memory_bytes")
+          .Help(
+              "Memory the store holds, by part: memtables, table_readers (index and filter "
+              "blocks), block_cache, watch_cache")
+          .Register(*registry);
   std::mutex render_mu;  // the store counters advance by deltas between scrapes
   store::Stats last;
 };
@@ -75,6 +82,12 @@ std::string Metrics::render(store::Store& store) {
     impl_->last = stats;
     impl_->revision.Set(double(store.revision()));
     impl_->compacted.Set(double(store.compacted_revision()));
+    for (auto [part, bytes] : {std::pair{"memtables", stats.memtable_bytes},
+                               {"table_readers", stats.table_reader_bytes},
+                               {"block_cache", stats.block_cache_bytes},
+                               {"watch_cache", stats.watch_cache_bytes}}) {
+      impl_->memory.Add({{"part", part}}).Set(double(bytes));
+    }
   }
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
 }

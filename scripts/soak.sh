@@ -4,7 +4,8 @@
 # lists, watches that reconnect, log fetches, and Tasks that run /bin/true,
 # echo and a failing script with retries, at most 200 of them at once.
 # Prints the requests by kind, the errors, the Tasks run and soltid's RSS
-# at minute 1 against the end. Not part of the test suite.
+# (mean over minute 2 against the mean over the last minute). Not part of
+# the test suite.
 #
 # Usage: bash scripts/soak.sh [MINUTES]   (default 10)
 # Builds first (scripts/build.sh, into build/); SOLTID=PATH runs another

@@ -590,6 +590,18 @@ Stats RocksStore::stats() {
     stats.commit_batches = batches_;
   }
   stats.watchers = hub_->watchers();
+  stats.watch_cache_bytes = hub_->cached_bytes();
+  auto property = [&](const rdb::Slice& name) {
+    uint64_t value = 0;
+    return db_->GetAggregatedIntProperty(name, &value) ? value : 0;
+  };
+  stats.memtable_bytes = property(rdb::DB::Properties::kSizeAllMemTables);
+  stats.table_reader_bytes = property(rdb::DB::Properties::kEstimateTableReadersMem);
+  // Every column family shares the one cache, so any of them reports it.
+  uint64_t cache = 0;
+  if (db_->GetIntProperty(rdb::DB::Properties::kBlockCacheUsage, &cache)) {
+    stats.block_cache_bytes = cache;
+  }
   return stats;
 }
 

@@ -104,6 +104,12 @@ struct Stats {
   uint64_t writes = 0;          // acknowledged writes
   uint64_t commit_batches = 0;  // WAL writes (fsyncs when syncing)
   uint64_t watchers = 0;        // open watchers
+  // Memory held by the store, in bytes: write buffers, the index and filter
+  // blocks of open tables, the block cache, and the live watchers' event ring.
+  uint64_t memtable_bytes = 0;
+  uint64_t table_reader_bytes = 0;
+  uint64_t block_cache_bytes = 0;
+  uint64_t watch_cache_bytes = 0;
 };
 
 class Watcher {

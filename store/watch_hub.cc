@@ -136,6 +136,11 @@ size_t WatchHub::watchers() const {
   return state_->watchers;
 }
 
+size_t WatchHub::cached_bytes() const {
+  std::lock_guard lock(state_->mu);
+  return state_->ring_bytes;
+}
+
 std::unique_ptr<Watcher> WatchHub::watch(std::string prefix, uint64_t after, History* history) {
   std::lock_guard lock(state_->mu);
   ++state_->watchers;

@@ -42,6 +42,8 @@ class WatchHub {
   void close();
 
   size_t watchers() const;
+  // What the event ring holds, in bytes.
+  size_t cached_bytes() const;
 
   // `history` must outlive the watcher.
   std::unique_ptr<Watcher> watch(std::string prefix, uint64_t after, History* history);

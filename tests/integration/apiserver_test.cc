@@ -573,6 +573,15 @@ TEST_F(ApiServerTest, MetricsCountRequestsWatchersAndTheStore) {
   EXPECT_NE(text.find("solti_apiserver_watchers 1"), std::string::npos);
   EXPECT_NE(text.find("solti_store_revision " + rv(created.body)), std::string::npos);
   EXPECT_NE(text.find("solti_store_writes_total 1"), std::string::npos);
+  // The one Task sits in a memtable and in the watch cache.
+  for (const char* part : {"memtables", "watch_cache"}) {
+    const std::string gauge = "solti_store_memory_bytes{part=\"" + std::string(part) + "\"} ";
+    const size_t at = text.find(gauge);
+    ASSERT_NE(at, std::string::npos) << part;
+    EXPECT_GT(std::stod(text.substr(at + gauge.size())), 0) << part;
+  }
+  EXPECT_NE(text.find(R"(solti_store_memory_bytes{part="table_readers"})"), std::string::npos);
+  EXPECT_NE(text.find(R"(solti_store_memory_bytes{part="block_cache"})"), std::string::npos);
 }
 
 TEST_F(ApiServerTest, HundredsOfWatchesOpenAtOnceAndAllSeeTheEvent) {
