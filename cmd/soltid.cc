@@ -2,7 +2,6 @@
 // Prints one line when ready; SIGTERM or SIGINT stops it gracefully: the
 // server stops accepting, running attempts are canceled (their Tasks show
 // AgentRestarted at the next start), the store is flushed, exit 0.
-#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -274,20 +273,6 @@ int main(int argc, char** argv) {
     if (size_t removed = router.remove_leftovers(); removed > 0)
       std::fprintf(stderr, "soltid: removed %zu attempts left by a previous run\n", removed);
   }
-  // Each of the HTTP pool's threads may get a malloc arena of its own, and
-  // glibc keeps what a burst freed in them: RSS after loading 100,000
-  // Tasks was 763 MB against 316 MB after a restart, and a soak grew 70%.
-  // Handing free pages back every half minute costs a walk of the arenas.
-  boost::asio::steady_timer trim_timer(loop);
-  std::function<void()> trim_later = [&] {
-    trim_timer.expires_after(std::chrono::seconds(30));
-    trim_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      malloc_trim(0);
-      trim_later();
-    });
-  };
-  trim_later();
   std::thread loop_thread([&loop] { loop.run(); });
   auto embedded = std::make_unique<solti::runners::EmbeddedRunner>(loop);
   solti::reconciler::register_housekeeping(*embedded, *server.registry("taskruns"),

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev librocksdb-dev libboost-dev
-  libcpp-httplib-dev libssl-dev libcli11-dev prometheus-cpp-dev
+  libcpp-httplib-dev libssl-dev libcli11-dev prometheus-cpp-dev libjemalloc-dev
   libgtest-dev libgmock-dev openssl curl
   clang-format
   podman runc busybox-static wabt
