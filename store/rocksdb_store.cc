@@ -9,6 +9,7 @@
 // assigned and committed in the same order, so the log never has gaps.
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
@@ -99,6 +100,16 @@ Status check_preconditions(std::string_view key, const KeyState& current,
                       std::to_string(current.mod_revision) + ")");
   }
   return Status::Ok();
+}
+
+// Scans (lists, history reads, compaction) read each block once: caching
+// them would evict the blocks point reads come back to, and fill the block
+// cache with history that compaction is about to delete.
+rdb::ReadOptions scan_options(const rdb::Snapshot* snapshot) {
+  rdb::ReadOptions options;
+  options.snapshot = snapshot;
+  options.fill_cache = false;
+  return options;
 }
 
 class RocksStore final : public Store, private History {
@@ -203,11 +214,15 @@ Status RocksStore::open() {
   // Memory must not grow with the number of writes: RocksDB's defaults let
   // each column family keep two 64 MiB memtables (384 MiB here), which
   // scale_bench showed as soltid's RSS growing by ~20 KiB per stored Task.
-  // All memtables together stay under 32 MiB, and reads share one block
-  // cache of 16 MiB.
+  // All memtables together stay under 32 MiB, and point reads share one
+  // block cache of 8 MiB (scans bypass it, see scan_options). The soak saw
+  // a 16 MiB cache take four minutes to fill, growing soltid's RSS by 10%.
   db_options.write_buffer_manager = std::make_shared<rdb::WriteBufferManager>(32 << 20);
   rdb::BlockBasedTableOptions table_options;
-  table_options.block_cache = rdb::NewLRUCache(16 << 20);
+  table_options.block_cache = rdb::NewLRUCache(8 << 20);
+  // Every create looks its key up first, and the key is new: without a
+  // filter that miss reads an index and a data block from every table.
+  table_options.filter_policy.reset(rdb::NewBloomFilterPolicy(10));
   rdb::ColumnFamilyOptions family_options;
   family_options.write_buffer_size = 8 << 20;
   family_options.max_write_buffer_number = 2;
@@ -492,9 +507,7 @@ Result<ListResult> RocksStore::list(const ListOptions& options) {
     result.revision = *revision;
   }
 
-  rdb::ReadOptions read_options;
-  read_options.snapshot = snapshot.get();
-  std::unique_ptr<rdb::Iterator> it(db_->NewIterator(read_options, objects_));
+  std::unique_ptr<rdb::Iterator> it(db_->NewIterator(scan_options(snapshot.get()), objects_));
   bool more = false;
   for (it->Seek(start); it->Valid(); it->Next()) {
     std::string_view key(it->key().data(), it->key().size());
@@ -536,7 +549,7 @@ Result<std::vector<Event>> RocksStore::read_history(uint64_t after, size_t max_e
                                             std::to_string(compacted_.load()) + ")");
   }
   std::vector<Event> events;
-  std::unique_ptr<rdb::Iterator> it(db_->NewIterator(rdb::ReadOptions(), revlog_));
+  std::unique_ptr<rdb::Iterator> it(db_->NewIterator(scan_options(nullptr), revlog_));
   uint64_t expected = after + 1;
   for (it->Seek(encode_revision_key(expected)); it->Valid() && events.size() < max_events;
        it->Next()) {
@@ -619,7 +632,7 @@ Status RocksStore::compact() {
 
   const uint64_t from = compacted_.load();
   uint64_t to = from;
-  std::unique_ptr<rdb::Iterator> it(db_->NewIterator(rdb::ReadOptions(), revlog_));
+  std::unique_ptr<rdb::Iterator> it(db_->NewIterator(scan_options(nullptr), revlog_));
   for (it->Seek(encode_revision_key(from + 1)); it->Valid(); it->Next()) {
     auto revision = decode_revision_key(std::string_view(it->key().data(), it->key().size()));
     auto time = event_record_time(std::string_view(it->value().data(), it->value().size()));
