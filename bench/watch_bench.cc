@@ -53,9 +53,16 @@ int main(int argc, char** argv) {
   app.add_option("--rate", rate, "Creates per second");
   size_t writers = 16;
   app.add_option("--writers", writers, "Connections creating the Tasks");
+  std::vector<std::string> soltid_flags;
+  app.add_option("--soltid-flag", soltid_flags, "Extra soltid flag (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
-  bench::Soltid soltid(soltid_path, {"--max-connections", std::to_string(watchers + writers + 64)});
+  // API-only, as the README says: with the reconciler each create would be
+  // followed by four more events (finalizer, Running, TaskRun, Succeeded)
+  // and the processes that make them.
+  soltid_flags.insert(soltid_flags.begin(), {"--no-reconciler", "--max-connections",
+                                             std::to_string(watchers + writers + 64)});
+  bench::Soltid soltid(soltid_path, soltid_flags);
   soltid.start();
   const std::string base = "/apis/solti.io/v1/namespaces/bench/tasks";
 
