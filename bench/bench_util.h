@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +55,9 @@ class Soltid {
     const auto begin = Clock::now();
     pid_ = fork();
     if (pid_ == 0) {
+      // A bench that dies (a timeout, ^C) takes its soltid along rather
+      // than leaving it to load the machine under the next measurement.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       dup2(out[1], 1);
       std::vector<std::string> args = {binary_, "--data-dir", dir_ + "/data", "--listen",
                                        "127.0.0.1:" + std::to_string(port_)};
@@ -151,6 +156,28 @@ inline double rss_mb(pid_t pid) {
 }
 
 // The p-quantile (0..1) by nearest rank; sorts `v`.
+// soltid's own account of the store's memory (the solti_store_memory_bytes
+// gauges), for telling a filling cache from a leak.
+inline std::string store_memory(int port) {
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return "store memory unknown";
+  std::string out;
+  std::istringstream lines(res->body);
+  const std::string prefix = "solti_store_memory_bytes{part=\"";
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const size_t quote = line.find('"', prefix.size());
+    if (quote == std::string::npos) continue;
+    char part[96];
+    std::snprintf(part, sizeof part, "%s%s %.1f", out.empty() ? "" : ", ",
+                  line.substr(prefix.size(), quote - prefix.size()).c_str(),
+                  std::stod(line.substr(line.rfind(' ') + 1)) / 1e6);
+    out += part;
+  }
+  return "store MB: " + out;
+}
+
 inline double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

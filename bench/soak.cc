@@ -355,28 +355,6 @@ void fetch_logs(Load& load) {
   }
 }
 
-// soltid's own account of the store's memory (the solti_store_memory_bytes
-// gauges), for telling a filling cache from a leak.
-std::string store_memory(int port) {
-  httplib::Client client("127.0.0.1", port);
-  auto res = client.Get("/metrics");
-  if (!res || res->status != 200) return "store memory unknown";
-  std::string out;
-  std::istringstream lines(res->body);
-  const std::string prefix = "solti_store_memory_bytes{part=\"";
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(prefix, 0) != 0) continue;
-    const size_t quote = line.find('"', prefix.size());
-    if (quote == std::string::npos) continue;
-    char part[96];
-    std::snprintf(part, sizeof part, "%s%s %.1f", out.empty() ? "" : ", ",
-                  line.substr(prefix.size(), quote - prefix.size()).c_str(),
-                  std::stod(line.substr(line.rfind(' ') + 1)) / 1e6);
-    out += part;
-  }
-  return "store MB: " + out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -435,7 +413,7 @@ int main(int argc, char** argv) {
       last_minute_printed = int(at / 60);
       std::printf("minute %d: RSS %.1f MB, %zu requests, %zu errors, %zu Tasks created; %s\n",
                   last_minute_printed, rss, g_tally.requests(), g_tally.errors(),
-                  load.tasks_created.load(), store_memory(load.port).c_str());
+                  load.tasks_created.load(), bench::store_memory(load.port).c_str());
       std::fflush(stdout);
     }
   }
