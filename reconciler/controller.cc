@@ -302,7 +302,11 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
   const std::string slot_name = effective_slot(task);
   const std::string sk = slot_key(task);
   leave_slots(key, sk);
-  Slot& slot = slots_[sk];
+  // Looked at, not created: a slot exists only while someone owns or waits
+  // for it (the writes below go through slots_[sk]).
+  static const Slot kFree;
+  const auto found = slots_.find(sk);
+  const Slot& slot = found == slots_.end() ? kFree : found->second;
   const auto settle = [&](TaskPhase phase, std::string_view why,
                           const std::string& message) -> Result<Requeue> {
     if (phase != TaskPhase::kPending) leave_slots(key);
@@ -329,7 +333,7 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
                         " running attempts (--max-parallel) to end");
     }
     stop_waiting_for_capacity(key);
-    if (reserved_for_me) slot.next.clear();
+    if (reserved_for_me) slots_[sk].next.clear();
     leave_slots(key);
     slots_[sk].owner = key;
     if (Status s = start_attempt(key, object, task, runner); !s.ok()) {
@@ -354,7 +358,8 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
                         "the queue of slot " + slot_name + " is full (" +
                             std::to_string(kMaxSlotQueueDepth) + " Tasks wait already)");
         }
-        slot.queue.insert(entry);
+        slots_[sk].queue.insert(entry);
+        waiting_in_[key].insert(sk);
       }
       return settle(TaskPhase::kPending, reason::kQueued,
                     "waiting in the queue of slot " + slot_name);
@@ -364,7 +369,8 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
         displaced_.insert(slot.next);
         queue_.add(slot.next);
       }
-      slot.next = key;
+      slots_[sk].next = key;
+      waiting_in_[key].insert(sk);
       if (owned_by_other) {
         auto it = active_.find(slot.owner);
         if (it != active_.end()) cancel(*it->second, reason::kSupersededByReplace);
@@ -650,9 +656,16 @@ std::string Controller::slot_key(const Task& task) const {
 }
 
 void Controller::leave_slots(const std::string& key, const std::string& except) {
-  for (auto it = slots_.begin(); it != slots_.end();) {
-    Slot& slot = it->second;
-    if (it->first != except) {
+  auto waiting = waiting_in_.find(key);
+  if (waiting == waiting_in_.end()) return;
+  std::set<std::string>& slot_keys = waiting->second;
+  for (auto sk = slot_keys.begin(); sk != slot_keys.end();) {
+    if (*sk == except) {
+      ++sk;
+      continue;
+    }
+    if (auto it = slots_.find(*sk); it != slots_.end()) {
+      Slot& slot = it->second;
       bool was_head = !slot.queue.empty() && slot.queue.begin()->second == key;
       std::erase_if(slot.queue, [&](const auto& entry) { return entry.second == key; });
       if (slot.next == key) {
@@ -662,9 +675,11 @@ void Controller::leave_slots(const std::string& key, const std::string& except) 
       // Whoever waits next may go now.
       if (was_head && slot.owner.empty() && !slot.queue.empty())
         queue_.add(slot.queue.begin()->second);
+      if (slot.empty()) slots_.erase(it);
     }
-    it = slot.empty() ? slots_.erase(it) : std::next(it);
+    sk = slot_keys.erase(sk);
   }
+  if (slot_keys.empty()) waiting_in_.erase(waiting);
 }
 
 void Controller::release_slot(const std::string& sk, const std::string& key) {

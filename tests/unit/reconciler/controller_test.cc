@@ -374,6 +374,34 @@ TEST_F(ControllerTest, AdmissionPerSlotDropQueueReplace) {
   EXPECT_EQ(task("b-drop").status.phase, TaskPhase::kCanceled);
 }
 
+TEST_F(ControllerTest, ATaskLeavesTheQueueItMovesOutOfOrIsDeletedFrom) {
+  create("owner", {{"slot", "s"}});
+  settle();
+  for (const char* name : {"q-mover", "q-deleted", "q-last"}) {
+    clock_.advance(1s);
+    create(name, {{"slot", "s"}, {"admission", "Queue"}});
+  }
+  settle();
+  ASSERT_EQ(task("q-mover").status.reason, "Queued");
+  // The head of the queue moves to a free slot: it runs there at once.
+  patch_spec("q-mover", {{"slot", "elsewhere"}});
+  settle();
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(runner_->started[1]->request.id, "default/q-mover@2#1");
+  // The next in line is deleted while it waits.
+  ASSERT_TRUE(tasks_->remove("default", "q-deleted", {}).ok());
+  settle();
+  // When the owner ends, the one left in the queue goes, and nobody else.
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 3u);
+  EXPECT_EQ(runner_->started[2]->request.id, "default/q-last@1#1");
+  // The moved Task ending frees its own slot, not the one it left.
+  runner_->finish(1, Outcome::kSucceeded, 0);
+  settle();
+  EXPECT_EQ(runner_->started.size(), 3u);
+}
+
 TEST_F(ControllerTest, QueueBeyondItsBoundFailsWithQueueFull) {
   create("holder", {{"slot", "busy"}});
   settle();
