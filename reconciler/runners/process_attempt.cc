@@ -142,8 +142,12 @@ Status ProcessAttempt::spawn_planned() {
         return start_failure("ResourceLimitsUnavailable",
                              "resource limits need cgroups, and this host offers none to soltid");
     } else {
+      // Named by this soltid's pid too: a predecessor killed with -9 may
+      // leave "1" behind for a moment if its orphan is slow to die, and the
+      // new soltid's first attempt must not collide with it.
       static std::atomic<uint64_t> sequence{0};
-      auto made = cgroups_->create(std::to_string(++sequence), *plan_.cgroup_limits);
+      auto made = cgroups_->create(std::to_string(::getpid()) + "-" + std::to_string(++sequence),
+                                   *plan_.cgroup_limits);
       if (!made.ok()) return start_failure("ResourceLimitsUnavailable", made.status().message());
       cgroup_ = std::move(made).value();
       plan_.spawn.cgroup_procs_fds = cgroup_->procs_fds();
