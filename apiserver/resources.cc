@@ -1,5 +1,7 @@
 #include "apiserver/resources.h"
 
+#include <algorithm>
+
 #include "apiserver/openapi_schema.h"
 #include "model/json_codec.h"
 #include "model/manifest.h"
@@ -44,9 +46,10 @@ Json schema_with_gvk(Json schema, const ResourceInfo& info, std::string descript
 
 class TaskStrategy final : public Strategy {
  public:
-  TaskStrategy()
-      : info_{"solti.io", "v1", "tasks",   "task", "Task", {"tk"}, {"all", "solti"},
-              true,       true, true} {}
+  explicit TaskStrategy(bool runner_finalizer)
+      : info_{"solti.io",       "v1", "tasks", "task", "Task", {"tk"},
+              {"all", "solti"}, true, true,    true},
+        runner_finalizer_(runner_finalizer) {}
 
   const ResourceInfo& info() const override { return info_; }
 
@@ -65,6 +68,10 @@ class TaskStrategy final : public Strategy {
     apply_defaults(task);
     task.status = {};
     task.metadata.generation = 1;
+    auto& finalizers = task.metadata.finalizers;
+    if (runner_finalizer_ &&
+        std::find(finalizers.begin(), finalizers.end(), kRunnerFinalizer) == finalizers.end())
+      finalizers.emplace_back(kRunnerFinalizer);
     object = encode_json(task);
   }
 
@@ -131,11 +138,11 @@ class TaskStrategy final : public Strategy {
                     "task \"" + name + "\" has not started an attempt yet");
     }
     if (attempt > latest) {
-      return Status(StatusCode::kBadRequest,
-                    "attempt " + std::to_string(attempt) + " of task \"" + name +
-                        "\" does not exist: generation " +
-                        std::to_string(task.status.observed_generation) + " has run " +
-                        std::to_string(latest) + " attempts");
+      return Status(StatusCode::kBadRequest, "attempt " + std::to_string(attempt) + " of task \"" +
+                                                 name + "\" does not exist: generation " +
+                                                 std::to_string(task.status.observed_generation) +
+                                                 " has run " + std::to_string(latest) +
+                                                 " attempts");
     }
     const int64_t n = attempt == 0 ? latest : attempt;
     return LogRef{
@@ -145,6 +152,7 @@ class TaskStrategy final : public Strategy {
 
  private:
   ResourceInfo info_;
+  bool runner_finalizer_;
 };
 
 class TaskRunStrategy final : public Strategy {
@@ -226,7 +234,9 @@ class TaskRunStrategy final : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> make_task_strategy() { return std::make_unique<TaskStrategy>(); }
+std::unique_ptr<Strategy> make_task_strategy(bool runner_finalizer) {
+  return std::make_unique<TaskStrategy>(runner_finalizer);
+}
 std::unique_ptr<Strategy> make_task_run_strategy() { return std::make_unique<TaskRunStrategy>(); }
 
 std::string human_duration(std::chrono::milliseconds age) {

@@ -461,7 +461,7 @@ class ApiServer::Impl {
  public:
   Impl(ServerOptions options, store::Store& store, Clock& clock)
       : options_(std::move(options)), store_(store), clock_(clock) {
-    strategies_.push_back(make_task_strategy());
+    strategies_.push_back(make_task_strategy(options_.runner_finalizer));
     strategies_.push_back(make_task_run_strategy());
     for (const auto& s : strategies_) {
       resources_.push_back(s.get());

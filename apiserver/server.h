@@ -37,6 +37,9 @@ struct ServerOptions {
   // when empty. See apiserver/auth.h for the formats.
   std::string token_auth_file;
   std::string authorization_policy_file;
+  // Whether a reconciler runs this server's Tasks: created Tasks then carry
+  // its finalizer from the start (see make_task_strategy).
+  bool runner_finalizer = false;
   // Where attempt logs are (Strategy::log_ref paths are relative to it);
   // empty: the log subresource answers 404.
   std::string logs_dir;

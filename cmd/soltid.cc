@@ -206,6 +206,7 @@ int main(int argc, char** argv) {
   server_options.bookmark_interval =
       std::max(millis(bookmark_seconds), std::chrono::milliseconds(100));
   server_options.version = SOLTI_VERSION;
+  server_options.runner_finalizer = !no_reconciler;
 
   // Asking podman what it needs takes a few hundred milliseconds: done while
   // the store opens.

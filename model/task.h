@@ -23,6 +23,9 @@ namespace solti {
 inline constexpr std::string_view kApiGroup = "solti.io";
 inline constexpr std::string_view kApiVersion = "solti.io/v1";
 inline constexpr std::string_view kTaskKind = "Task";
+// Held on every Task while a reconciler runs it, so that a delete waits for
+// the reconciler to stop the attempt and remove its TaskRuns and logs.
+inline constexpr std::string_view kRunnerFinalizer = "solti.io/runner";
 
 enum class RestartPolicy { kNever, kOnFailure, kAlways };
 enum class AdmissionPolicy { kDropIfRunning, kReplace, kQueue };

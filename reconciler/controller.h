@@ -43,7 +43,6 @@
 
 namespace solti::reconciler {
 
-inline constexpr std::string_view kRunnerFinalizer = "solti.io/runner";
 // Label with the owning Task's uid on every TaskRun.
 inline constexpr std::string_view kTaskUidLabel = "solti.io/task-uid";
 

@@ -80,6 +80,8 @@ TEST_F(ApiServerTest, CreateGetListAndGenerationRules) {
   EXPECT_EQ(created.body["metadata"]["generation"], 1);
   EXPECT_EQ(created.body["spec"]["restartPolicy"], "Never");  // defaults are stored
   EXPECT_EQ(created.body["spec"]["slot"], "a");
+  // API-only: no reconciler would ever remove a runner finalizer.
+  EXPECT_FALSE(created.body["metadata"].contains("finalizers"));
 
   Reply got = call("GET", std::string(kTasks) + "/a");
   ASSERT_EQ(got.status, 200);

@@ -48,7 +48,11 @@ TEST_F(ReconcilerTest, EchoSucceedsAndItsLogIsServed) {
       {"kind", "Task"},
       {"metadata", {{"name", "hello"}}},
       {"spec", {{"timeout", "10s"}, {"subprocess", {{"command", "echo"}, {"args", {"hi"}}}}}}};
-  ASSERT_EQ(call("POST", kTasks, task.dump()).status, 201);
+  Reply created = call("POST", kTasks, task.dump());
+  ASSERT_EQ(created.status, 201);
+  // The runner's finalizer comes with the create, not with a write of the
+  // reconciler's.
+  EXPECT_EQ(created.body["metadata"]["finalizers"], Json::array({"solti.io/runner"}));
   Json t = wait_phase("hello", "Succeeded");
   EXPECT_EQ(t["status"]["exitCode"], 0);
   EXPECT_EQ(t["status"]["attempt"], 1);
