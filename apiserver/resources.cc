@@ -1,7 +1,5 @@
 #include "apiserver/resources.h"
 
-#include <algorithm>
-
 #include "apiserver/openapi_schema.h"
 #include "model/json_codec.h"
 #include "model/manifest.h"
@@ -68,10 +66,8 @@ class TaskStrategy final : public Strategy {
     apply_defaults(task);
     task.status = {};
     task.metadata.generation = 1;
-    auto& finalizers = task.metadata.finalizers;
-    if (runner_finalizer_ &&
-        std::find(finalizers.begin(), finalizers.end(), kRunnerFinalizer) == finalizers.end())
-      finalizers.emplace_back(kRunnerFinalizer);
+    if (runner_finalizer_ && !has_runner_finalizer(task.metadata))
+      task.metadata.finalizers.emplace_back(kRunnerFinalizer);
     object = encode_json(task);
   }
 

@@ -514,10 +514,11 @@ class ApiServer::Impl {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
       listen_socket_ = sock;
     });
+    // A thread idle this long exits; one that served a kept-alive client
+    // (kubectl, a controller) is usually reused well within it.
+    static constexpr std::chrono::seconds kIdleThreadTimeout{30};
     const size_t threads = options_.max_connections;
-    server_->new_task_queue = [threads] {
-      return new ConnectionPool(threads, std::chrono::seconds(30));
-    };
+    server_->new_task_queue = [threads] { return new ConnectionPool(threads, kIdleThreadTimeout); };
     server_->set_payload_max_length(options_.max_body_bytes * kDrainedBodyFactor);
     server_->set_keep_alive_max_count(1000);
     // Responses go out as headers then body; with Nagle on, the body waits

@@ -155,7 +155,6 @@ inline double rss_mb(pid_t pid) {
   return std::stod("0" + proc_status(pid, "VmRSS")) / 1024.0;  // "123456 kB"
 }
 
-// The p-quantile (0..1) by nearest rank; sorts `v`.
 // soltid's own account of the store's memory (the solti_store_memory_bytes
 // gauges), for telling a filling cache from a leak.
 inline std::string store_memory(int port) {
@@ -178,6 +177,7 @@ inline std::string store_memory(int port) {
   return "store MB: " + out;
 }
 
+// The p-quantile (0..1) by nearest rank; sorts `v`.
 inline double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

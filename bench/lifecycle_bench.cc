@@ -67,10 +67,7 @@ class PhaseWatch {
                      const std::string phase(string_after(line, R"("status":{)", R"("phase":")"));
                      if (name.empty() || phase.empty()) continue;
                      std::lock_guard lock(mu_);
-                     if (seen_[phase].emplace(name, now).second) {
-                       ++counts_[phase];
-                       changed_.notify_all();
-                     }
+                     if (seen_[phase].emplace(name, now).second) changed_.notify_all();
                    }
                    buffer.erase(0, begin);
                    return !stopping_;
@@ -89,9 +86,10 @@ class PhaseWatch {
   // the watch ended; returns how many have.
   size_t wait_for_count(const std::string& phase, size_t count, std::chrono::seconds timeout) {
     std::unique_lock lock(mu_);
-    changed_.wait_for(lock, timeout, [&] { return counts_[phase] >= count || ended_; });
-    if (ended_ && counts_[phase] < count) std::fprintf(stderr, "the watch ended early\n");
-    return counts_[phase];
+    const auto& seen = seen_[phase];
+    changed_.wait_for(lock, timeout, [&] { return seen.size() >= count || ended_; });
+    if (ended_ && seen.size() < count) std::fprintf(stderr, "the watch ended early\n");
+    return seen.size();
   }
 
   // When `name` was first seen in `phase`; waits up to `timeout`.
@@ -107,7 +105,6 @@ class PhaseWatch {
   std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, std::map<std::string, Clock::time_point>> seen_;  // phase → name → when
-  std::map<std::string, size_t> counts_;                                  // phase → Tasks seen
   bool ended_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -5,6 +5,7 @@
 // and apply_defaults() writes those defaults into an object (API create path).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -26,6 +27,10 @@ inline constexpr std::string_view kTaskKind = "Task";
 // Held on every Task while a reconciler runs it, so that a delete waits for
 // the reconciler to stop the attempt and remove its TaskRuns and logs.
 inline constexpr std::string_view kRunnerFinalizer = "solti.io/runner";
+inline bool has_runner_finalizer(const ObjectMeta& meta) {
+  const auto& f = meta.finalizers;
+  return std::find(f.begin(), f.end(), kRunnerFinalizer) != f.end();
+}
 
 enum class RestartPolicy { kNever, kOnFailure, kAlways };
 enum class AdmissionPolicy { kDropIfRunning, kReplace, kQueue };

@@ -23,11 +23,6 @@ std::pair<std::string, std::string> split_key(const std::string& key) {
   return {key.substr(0, slash), key.substr(slash + 1)};
 }
 
-bool has_finalizer(const Task& task) {
-  const auto& f = task.metadata.finalizers;
-  return std::find(f.begin(), f.end(), kRunnerFinalizer) != f.end();
-}
-
 // Cancel reason of attempts stopped with soltid: nothing is recorded, so
 // the next start finds them Running and applies AgentRestarted.
 constexpr std::string_view kShutdown = "Shutdown";
@@ -221,7 +216,7 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
 
 Result<Controller::Requeue> Controller::reconcile_live(const std::string& key, Json object,
                                                        Task task) {
-  if (!has_finalizer(task)) {
+  if (!has_runner_finalizer(task.metadata)) {
     // Held for the Task's whole life, so that a delete always passes here
     // to stop the attempt and remove its TaskRuns and logs.
     Json desired = object;
@@ -489,7 +484,7 @@ Result<Controller::Requeue> Controller::finalize(const std::string& key, Json& o
     cancel(*it->second, reason::kDeleted);
     return Requeue{};
   }
-  if (!has_finalizer(task)) return Requeue{};
+  if (!has_runner_finalizer(task.metadata)) return Requeue{};
   if (Status s = delete_task_runs(task.metadata.namespace_,
                                   std::string(kTaskUidLabel) + "=" + task.metadata.uid);
       !s.ok())
