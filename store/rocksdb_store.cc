@@ -126,6 +126,9 @@ class RocksStore final : public Store, private History {
                               const Preconditions& preconditions) override;
   Result<StoredObject> remove(std::string_view key, const Preconditions& preconditions) override;
   Result<std::unique_ptr<Watcher>> watch(std::string prefix, uint64_t after_revision) override;
+  std::unique_ptr<PublishSubscription> on_publish(std::function<void()> listener) override {
+    return hub_->on_publish(std::move(listener));
+  }
   void wait_for_pending_write(std::string_view key) override;
   uint64_t revision() override;
   uint64_t compacted_revision() override { return compacted_.load(); }

@@ -125,6 +125,12 @@ class Watcher {
   virtual void cancel() = 0;
 };
 
+// Keeps a listener given to Store::on_publish registered while it lives.
+class PublishSubscription {
+ public:
+  virtual ~PublishSubscription() = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -144,6 +150,12 @@ class Store {
   // to start from now). kExpired when after_revision is below the
   // compacted revision.
   virtual Result<std::unique_ptr<Watcher>> watch(std::string prefix, uint64_t after_revision) = 0;
+  // Calls `listener` each time committed events reach the watchers and once
+  // when the store closes, so that an event loop can poll its watchers with
+  // a past deadline instead of parking a thread in next() per watcher. It
+  // runs on the committing thread: it must be quick and must not call the
+  // store. Destroying the subscription waits for a running call.
+  virtual std::unique_ptr<PublishSubscription> on_publish(std::function<void()> listener) = 0;
 
   // Returns once no write of `key` waits for its fsync. Until then get()
   // shows the last durable state while a compare-and-swap already meets

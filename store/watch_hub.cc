@@ -121,6 +121,7 @@ void WatchHub::publish(std::vector<Event> events) {
     }
   }
   state_->changed.notify_all();
+  listeners_->call_all();
 }
 
 void WatchHub::close() {
@@ -129,6 +130,33 @@ void WatchHub::close() {
     state_->closed = true;
   }
   state_->changed.notify_all();
+  listeners_->call_all();
+}
+
+void WatchHub::Listeners::call_all() {
+  std::lock_guard lock(mu);
+  for (auto& [id, listener] : by_id) listener();
+}
+
+class HubSubscription final : public PublishSubscription {
+ public:
+  HubSubscription(std::shared_ptr<WatchHub::Listeners> listeners, uint64_t id)
+      : listeners_(std::move(listeners)), id_(id) {}
+  ~HubSubscription() override {
+    std::lock_guard lock(listeners_->mu);
+    listeners_->by_id.erase(id_);
+  }
+
+ private:
+  std::shared_ptr<WatchHub::Listeners> listeners_;
+  uint64_t id_;
+};
+
+std::unique_ptr<PublishSubscription> WatchHub::on_publish(std::function<void()> listener) {
+  std::lock_guard lock(listeners_->mu);
+  const uint64_t id = listeners_->next_id++;
+  listeners_->by_id.emplace(id, std::move(listener));
+  return std::make_unique<HubSubscription>(listeners_, id);
 }
 
 size_t WatchHub::watchers() const {

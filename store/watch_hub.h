@@ -13,6 +13,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,9 +49,12 @@ class WatchHub {
 
   // `history` must outlive the watcher.
   std::unique_ptr<Watcher> watch(std::string prefix, uint64_t after, History* history);
+  // See Store::on_publish.
+  std::unique_ptr<PublishSubscription> on_publish(std::function<void()> listener);
 
  private:
   friend class HubWatcher;
+  friend class HubSubscription;
 
   struct State {
     mutable std::mutex mu;
@@ -68,7 +73,16 @@ class WatchHub {
     }
   };
 
+  // Separate from State::mu so that listeners run without holding the ring.
+  struct Listeners {
+    std::mutex mu;
+    uint64_t next_id = 0;
+    std::map<uint64_t, std::function<void()>> by_id;
+    void call_all();
+  };
+
   std::shared_ptr<State> state_;
+  std::shared_ptr<Listeners> listeners_ = std::make_shared<Listeners>();
 };
 
 }  // namespace solti::store

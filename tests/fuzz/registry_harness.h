@@ -73,6 +73,9 @@ class MemoryStore final : public store::Store {
   Result<std::unique_ptr<store::Watcher>> watch(std::string, uint64_t) override {
     return Status(StatusCode::kUnavailable, "MemoryStore does not watch");
   }
+  std::unique_ptr<store::PublishSubscription> on_publish(std::function<void()>) override {
+    return std::make_unique<store::PublishSubscription>();
+  }
   uint64_t revision() override { return revision_; }
   uint64_t compacted_revision() override { return 0; }
   Status compact() override { return Status::Ok(); }

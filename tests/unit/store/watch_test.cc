@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "tests/unit/store/store_fixture.h"
@@ -191,6 +192,33 @@ TEST_F(WatchTest, TimesOutWithNoEvents) {
   EXPECT_EQ(store_->stats().watchers, 1u);
   w.reset();
   EXPECT_EQ(store_->stats().watchers, 0u);
+}
+
+TEST_F(WatchTest, PublishListenersHearEachCommitUntilUnsubscribed) {
+  std::atomic<int> calls{0};
+  auto w = watch("/test/", 0);
+  auto subscription = store_->on_publish([&] { ++calls; });
+  ASSERT_TRUE(store_->create(key("a"), object("x", 1)).ok());
+  // The listener ran before the write was acknowledged, with the event
+  // already where a polling watcher finds it.
+  EXPECT_GE(calls.load(), 1);
+  auto events = poll(*w);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 1u);
+
+  subscription.reset();
+  const int before = calls.load();
+  ASSERT_TRUE(store_->create(key("b"), object("x", 2)).ok());
+  EXPECT_EQ(calls.load(), before);
+}
+
+TEST_F(WatchTest, PublishListenersHearTheStoreClose) {
+  std::atomic<int> calls{0};
+  auto w = watch("/test/", 0);
+  auto subscription = store_->on_publish([&] { ++calls; });
+  store_.reset();
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(poll(*w).status().code(), StatusCode::kUnavailable);
 }
 
 }  // namespace
