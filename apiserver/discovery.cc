@@ -147,9 +147,8 @@ Json aggregated_discovery(const std::vector<const Strategy*>& resources,
                                           {"verbs", {"get", "patch", "update"}}});
     }
     if (info.has_log) {
-      resource["subresources"].push_back({{"subresource", "log"},
-                                          {"responseKind", gvk(info)},
-                                          {"verbs", {"get"}}});
+      resource["subresources"].push_back(
+          {{"subresource", "log"}, {"responseKind", gvk(info)}, {"verbs", {"get"}}});
     }
     list.push_back(std::move(resource));
   }

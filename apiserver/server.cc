@@ -15,10 +15,12 @@
 #include "apiserver/auth.h"
 #include "apiserver/connection_pool.h"
 #include "apiserver/discovery.h"
+#include "apiserver/handoff_server.h"
 #include "apiserver/log_file.h"
 #include "apiserver/metrics.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
+#include "apiserver/watch_fanout.h"
 #include "model/json_codec.h"
 #include "model/names.h"
 #include "model/yaml.h"
@@ -487,8 +489,10 @@ class ApiServer::Impl {
       }
       server_ = std::move(tls);
     } else {
-      server_ = std::make_unique<httplib::Server>();
+      server_ = std::make_unique<HandoffServer>();
     }
+    fanout_ = std::make_unique<WatchFanout>(
+        store_, std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4));
     if (!options_.token_auth_file.empty()) {
       auto auth = TokenAuthenticator::load(options_.token_auth_file);
       if (!auth.ok()) return auth.status();
@@ -597,6 +601,7 @@ class ApiServer::Impl {
       stopping_ = true;
       for (auto* w : watches_) w->cancel();
     }
+    if (fanout_) fanout_->stop();
     if (server_) server_->stop();  // null when start() never ran or failed
     if (thread_.joinable()) thread_.join();
   }
@@ -1027,14 +1032,107 @@ class ApiServer::Impl {
 
   // --- watch -------------------------------------------------------------------
 
-  struct WatchState {
-    std::unique_ptr<WatchStream> stream;
-    std::chrono::steady_clock::time_point deadline;
-    std::chrono::steady_clock::time_point next_bookmark;
-    bool bookmarks = false;
-    bool table = false;
-    bool sent_columns = false;
-    std::optional<Status> error;  // sent as an ERROR event, then the stream ends
+  // One watch response: the stream's events as watch lines, bookmarks, and
+  // the end (the deadline, a 410, the stream closing). Registered with the
+  // server while it lives, so that stop() can end it.
+  class WatchResponse final : public WatchSource {
+   public:
+    WatchResponse(Impl& server, Registry& reg, std::unique_ptr<WatchStream> stream,
+                  std::optional<Status> error)
+        : server_(server), reg_(reg), stream_(std::move(stream)), error_(std::move(error)) {}
+
+    ~WatchResponse() override {
+      if (!registered_) return;
+      stream_->cancel();
+      server_.unregister_watch(stream_.get());
+    }
+
+    // False when the server is shutting down.
+    bool start(std::chrono::seconds lifetime, bool bookmarks, bool table) {
+      const auto now = std::chrono::steady_clock::now();
+      deadline_ = now + lifetime;
+      next_bookmark_ = now + server_.options_.bookmark_interval;
+      bookmarks_ = bookmarks;
+      table_ = table;
+      registered_ = stream_ && server_.register_watch(stream_.get());
+      return !stream_ || registered_;
+    }
+
+    Chunk next(std::chrono::steady_clock::time_point wait_until) override {
+      Chunk chunk;
+      if (error_) {
+        append_event_line(chunk.text, "ERROR", json_text(status_document(*error_, nullptr, "")));
+        chunk.last = true;
+        return chunk;
+      }
+      if (std::chrono::steady_clock::now() >= deadline_) {
+        chunk.last = true;
+        return chunk;
+      }
+      auto events = stream_->next(std::min(wait_until, wake_time()));
+      if (!events.ok()) {
+        if (events.status().code() == StatusCode::kExpired) {
+          append_event_line(chunk.text, "ERROR",
+                            json_text(status_document(events.status(), nullptr, "")));
+        }
+        chunk.last = true;
+        return chunk;
+      }
+      for (const auto& e : *events) {
+        const std::string& object = *e.object;
+        append_event_line(chunk.text, e.type,
+                          table_ && e.type != "BOOKMARK" ? json_text(table_row(object)) : object);
+      }
+      if (bookmarks_ && std::chrono::steady_clock::now() >= next_bookmark_) {
+        Json bookmark = {{"kind", reg_.info().kind},
+                         {"apiVersion", reg_.info().api_version()},
+                         {"metadata", {{"resourceVersion", stream_->resource_version()}}}};
+        append_event_line(chunk.text, "BOOKMARK", json_text(bookmark));
+        next_bookmark_ = std::chrono::steady_clock::now() + server_.options_.bookmark_interval;
+      }
+      return chunk;
+    }
+
+    std::chrono::steady_clock::time_point wake_time() const override {
+      return bookmarks_ ? std::min(deadline_, next_bookmark_) : deadline_;
+    }
+
+   private:
+    static void append_event_line(std::string& out, const std::string& type,
+                                  const std::string& object) {
+      out.append(R"({"type":")").append(type).append(R"(","object":)").append(object).append("}\n");
+    }
+
+    Json table_row(const std::string& object_text) {
+      Json object = Json::parse(object_text, nullptr, false);
+      Json row = {{"cells", reg_.strategy().table_cells(object, server_.clock_.now())},
+                  {"object",
+                   {{"kind", "PartialObjectMetadata"},
+                    {"apiVersion", "meta.k8s.io/v1"},
+                    {"metadata", object.value("metadata", Json::object())}}}};
+      Json table = {
+          {"kind", "Table"},
+          {"apiVersion", "meta.k8s.io/v1"},
+          {"metadata",
+           {{"resourceVersion", object["metadata"].value("resourceVersion", std::string())}}},
+          {"rows", Json::array({row})}};
+      if (!sent_columns_) {
+        table["columnDefinitions"] = reg_.strategy().table_columns();
+        sent_columns_ = true;
+      }
+      return table;
+    }
+
+    Impl& server_;
+    Registry& reg_;
+    std::unique_ptr<WatchStream> stream_;
+    std::optional<Status> error_;  // sent as an ERROR event, then the response ends
+    bool registered_ = false;
+    std::chrono::steady_clock::time_point deadline_;
+    std::chrono::steady_clock::time_point next_bookmark_;
+    bool bookmarks_ = false;
+    bool table_ = false;
+    bool sent_columns_ = false;
   };
 
   void serve_watch(const Request& req, Response& res, Registry& reg, const std::string& ns) {
@@ -1050,27 +1148,20 @@ class ApiServer::Impl {
     WatchQuery watch_query{query->labels, query->fields, req.get_param_value("resourceVersion"),
                            *initial};
 
-    auto state = std::make_shared<WatchState>();
     auto stream = reg.watch(ns, watch_query);
-    if (!stream.ok()) {
-      if (stream.status().code() != StatusCode::kExpired)
-        return reply_error(res, stream.status(), &info);
-      state->error = stream.status();
-    } else {
-      state->stream = std::move(stream).value();
-    }
-    const auto now = std::chrono::steady_clock::now();
+    if (!stream.ok() && stream.status().code() != StatusCode::kExpired)
+      return reply_error(res, stream.status(), &info);
+    auto response =
+        stream.ok()
+            ? std::make_shared<WatchResponse>(*this, reg, std::move(stream).value(), std::nullopt)
+            : std::make_shared<WatchResponse>(*this, reg, nullptr, stream.status());
     // Any timeoutSeconds goes, as in Kubernetes; capped at a year so that
     // the deadline stays within the clock's range.
     constexpr int64_t kMaxWatchSeconds = 366 * 24 * 3600;
     std::chrono::seconds lifetime = *timeout > 0
                                         ? std::chrono::seconds(std::min(*timeout, kMaxWatchSeconds))
                                         : random_watch_timeout();
-    state->deadline = now + lifetime;
-    state->next_bookmark = now + options_.bookmark_interval;
-    state->bookmarks = *bookmarks;
-    state->table = wants_table(req);
-    if (state->stream && !register_watch(state->stream.get())) {
+    if (!response->start(lifetime, *bookmarks, wants_table(req))) {
       return reply_error(res, Status(StatusCode::kUnavailable, "the server is shutting down"),
                          &info);
     }
@@ -1079,92 +1170,30 @@ class ApiServer::Impl {
     // cpp-httplib gzips "application/json" for clients that accept it, and a
     // gzip stream holds events back; this spelling is not compressed.
     res.set_chunked_content_provider(
-        "application/json; charset=utf-8",
-        [this, state, &reg](size_t, httplib::DataSink& sink) { return pump(*state, reg, sink); },
-        [this, state](bool) {
-          if (state->stream) {
-            state->stream->cancel();
-            unregister_watch(state->stream.get());
+        "application/json; charset=utf-8", [this, response](size_t, httplib::DataSink& sink) {
+          // Plain HTTP: the fanout's loops serve the watch from here on.
+          if (int socket = HandoffServer::take_connection(); socket >= 0) {
+            fanout_->serve(socket, response);
+            return false;
           }
+          return pump(*response, sink);
         });
   }
 
-  // Writes what the watch has; false ends the connection.
-  bool pump(WatchState& state, Registry& reg, httplib::DataSink& sink) {
-    auto write_line = [&](const std::string& type, const std::string& object) {
-      std::string line;
-      append_event_line(line, type, object);
-      return sink.write(line.data(), line.size());
-    };
-    if (state.error) {
-      write_line("ERROR", json_text(status_document(*state.error, nullptr, "")));
-      sink.done();
-      return true;
-    }
+  // A TLS watch, served on its connection's thread: writes what the watch
+  // has; false ends the connection.
+  static bool pump(WatchSource& source, httplib::DataSink& sink) {
     while (true) {
       if (!sink.is_writable()) return false;
       const auto now = std::chrono::steady_clock::now();
-      if (now >= state.deadline) {
+      auto chunk = source.next(std::min(source.wake_time(), now + std::chrono::seconds(1)));
+      if (!chunk.text.empty() && !sink.write(chunk.text.data(), chunk.text.size())) return false;
+      if (chunk.last) {
         sink.done();
         return true;
       }
-      auto wait_until =
-          std::min({state.deadline, now + std::chrono::seconds(1), state.next_bookmark});
-      auto events = state.stream->next(wait_until);
-      if (!events.ok()) {
-        if (events.status().code() == StatusCode::kExpired) {
-          write_line("ERROR", json_text(status_document(events.status(), nullptr, "")));
-        }
-        sink.done();
-        return true;
-      }
-      // One chunk for all that arrived: with a thousand watchers, each write
-      // is a system call per watcher.
-      std::string lines;
-      for (const auto& e : *events) {
-        const std::string& object = *e.object;
-        append_event_line(lines, e.type,
-                          state.table && e.type != "BOOKMARK"
-                              ? json_text(table_row(state, reg, object))
-                              : object);
-      }
-      bool wrote = !lines.empty();
-      if (wrote && !sink.write(lines.data(), lines.size())) return false;
-      if (state.bookmarks && std::chrono::steady_clock::now() >= state.next_bookmark) {
-        Json bookmark = {{"kind", reg.info().kind},
-                         {"apiVersion", reg.info().api_version()},
-                         {"metadata", {{"resourceVersion", state.stream->resource_version()}}}};
-        if (!write_line("BOOKMARK", json_text(bookmark))) return false;
-        state.next_bookmark = std::chrono::steady_clock::now() + options_.bookmark_interval;
-        wrote = true;
-      }
-      if (wrote) return true;
+      if (!chunk.text.empty()) return true;
     }
-  }
-
-  static void append_event_line(std::string& out, const std::string& type,
-                                const std::string& object) {
-    out.append(R"({"type":")").append(type).append(R"(","object":)").append(object).append("}\n");
-  }
-
-  Json table_row(WatchState& state, Registry& reg, const std::string& object_text) {
-    Json object = Json::parse(object_text, nullptr, false);
-    Json row = {{"cells", reg.strategy().table_cells(object, clock_.now())},
-                {"object",
-                 {{"kind", "PartialObjectMetadata"},
-                  {"apiVersion", "meta.k8s.io/v1"},
-                  {"metadata", object.value("metadata", Json::object())}}}};
-    Json table = {
-        {"kind", "Table"},
-        {"apiVersion", "meta.k8s.io/v1"},
-        {"metadata",
-         {{"resourceVersion", object["metadata"].value("resourceVersion", std::string())}}},
-        {"rows", Json::array({row})}};
-    if (!state.sent_columns) {
-      table["columnDefinitions"] = reg.strategy().table_columns();
-      state.sent_columns = true;
-    }
-    return table;
   }
 
   std::chrono::seconds random_watch_timeout() {
@@ -1198,6 +1227,7 @@ class ApiServer::Impl {
 
   Metrics metrics_;
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<WatchFanout> fanout_;  // plain-HTTP watches
   socket_t listen_socket_ = -1;
   std::optional<TokenAuthenticator> authenticator_;
   std::optional<PolicyAuthorizer> authorizer_;

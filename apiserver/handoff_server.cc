@@ -1,0 +1,163 @@
+#include "apiserver/handoff_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace solti::api {
+namespace {
+
+struct Connection {
+  int socket;
+  bool taken = false;
+};
+
+thread_local Connection* current_connection = nullptr;
+
+// Waits up to `timeout_ms` (-1: forever) for `events`; >0 ready, 0 timed
+// out, <0 error.
+int wait_for(int sock, short events, int timeout_ms) {
+  pollfd p{sock, events, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, timeout_ms);
+  } while (r < 0 && errno == EINTR);
+  if (r > 0 && (p.revents & (POLLERR | POLLNVAL))) return -1;
+  return r;
+}
+
+int to_ms(time_t sec, time_t usec) { return int(sec * 1000 + usec / 1000); }
+
+void address_of(int sock, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  int r = peer ? ::getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len)
+               : ::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (r != 0) return;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    port = ntohs(in->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    port = ntohs(in6->sin6_port);
+  }
+  ip = text;
+}
+
+// A blocking socket read through a buffer: cpp-httplib parses request lines
+// a byte at a time.
+class SocketStream final : public httplib::Stream {
+ public:
+  SocketStream(int sock, int read_timeout_ms, int write_timeout_ms)
+      : sock_(sock), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+
+  bool is_readable() const override { return wait_for(sock_, POLLIN, read_timeout_ms_) > 0; }
+
+  // Also false once the peer has closed, so that a streaming response (logs
+  // with follow) ends when its client leaves.
+  bool is_writable() const override {
+    if (wait_for(sock_, POLLOUT, write_timeout_ms_) <= 0) return false;
+    if (wait_for(sock_, POLLIN, 0) <= 0) return true;
+    char byte;
+    return ::recv(sock_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (begin_ == end_) {
+      if (!is_readable()) return -1;
+      ssize_t n;
+      do {
+        n = ::recv(sock_, buffer_.data(), buffer_.size(), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      begin_ = 0;
+      end_ = size_t(n);
+    }
+    size_t n = std::min(size, end_ - begin_);
+    std::memcpy(ptr, buffer_.data() + begin_, n);
+    begin_ += n;
+    return ssize_t(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do {
+      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    address_of(sock_, true, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    address_of(sock_, false, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+  size_t buffered() const { return end_ - begin_; }
+
+ private:
+  int sock_;
+  int read_timeout_ms_;
+  int write_timeout_ms_;
+  std::array<char, 16 * 1024> buffer_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+}  // namespace
+
+int HandoffServer::take_connection() {
+  Connection* c = current_connection;
+  if (!c || c->taken) return -1;
+  c->taken = true;
+  return c->socket;
+}
+
+bool HandoffServer::process_and_close_socket(socket_t sock) {
+  Connection connection{sock};
+  current_connection = &connection;
+  SocketStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
+                      to_ms(write_timeout_sec_, write_timeout_usec_));
+  // Waits in slices for the next request so that stop() (which closes
+  // svr_sock_) ends idle keep-alive connections promptly.
+  constexpr int kSliceMs = 100;
+  auto next_request = [&] {
+    if (stream.buffered() > 0) return true;
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    while (svr_sock_ != INVALID_SOCKET) {
+      int r = wait_for(sock, POLLIN, kSliceMs);
+      if (r != 0) return r > 0;
+      if (std::chrono::steady_clock::now() >= until) return false;
+    }
+    return false;
+  };
+  bool ok = false;
+  for (size_t left = keep_alive_max_count_; left > 0 && next_request(); --left) {
+    bool connection_closed = false;
+    ok = process_request(stream, left == 1, connection_closed, nullptr);
+    if (!ok || connection_closed || connection.taken) break;
+  }
+  current_connection = nullptr;
+  if (!connection.taken) {
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+  return ok;
+}
+
+}  // namespace solti::api
