@@ -22,15 +22,16 @@ struct Connection {
 
 thread_local Connection* current_connection = nullptr;
 
-// Waits up to `timeout_ms` (-1: forever) for `events`; >0 ready, 0 timed
-// out, <0 error.
-int wait_for(int sock, short events, int timeout_ms) {
+// Waits up to `timeout_ms` (-1: forever) for `events`; >0 ready (the
+// events that are in `ready`), 0 timed out, <0 error.
+int wait_for(int sock, short events, int timeout_ms, short* ready = nullptr) {
   pollfd p{sock, events, 0};
   int r;
   do {
     r = ::poll(&p, 1, timeout_ms);
   } while (r < 0 && errno == EINTR);
   if (r > 0 && (p.revents & (POLLERR | POLLNVAL))) return -1;
+  if (ready) *ready = p.revents;
   return r;
 }
 
@@ -65,12 +66,17 @@ class SocketStream final : public httplib::Stream {
   bool is_readable() const override { return wait_for(sock_, POLLIN, read_timeout_ms_) > 0; }
 
   // Also false once the peer has closed, so that a streaming response (logs
-  // with follow) ends when its client leaves.
+  // with follow) ends when its client leaves. One poll when the client has
+  // sent nothing, as is usual while it waits for a response.
   bool is_writable() const override {
-    if (wait_for(sock_, POLLOUT, write_timeout_ms_) <= 0) return false;
-    if (wait_for(sock_, POLLIN, 0) <= 0) return true;
-    char byte;
-    return ::recv(sock_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    short ready = 0;
+    if (wait_for(sock_, POLLOUT | POLLIN, write_timeout_ms_, &ready) <= 0) return false;
+    if (ready & (POLLIN | POLLHUP)) {
+      char byte;
+      if (::recv(sock_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) return false;
+      if (!(ready & POLLOUT)) return wait_for(sock_, POLLOUT, write_timeout_ms_) > 0;
+    }
+    return true;
   }
 
   ssize_t read(char* ptr, size_t size) override {
