@@ -21,6 +21,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "model/json_codec.h"
 #include "model/uuid.h"
@@ -177,7 +178,12 @@ class RocksStore final : public Store, private History {
 
   std::mutex mu_;  // sequencer state below
   std::condition_variable work_cv_;
-  std::condition_variable durable_cv_;
+  // Writers wait for their own batch only: with one condition for all, each
+  // commit also woke the writers queued for the next batch, and they went
+  // back to sleep (two context switches each, per commit).
+  std::shared_ptr<std::condition_variable> queued_batch_cv_ =
+      std::make_shared<std::condition_variable>();
+  std::condition_variable durable_cv_;  // a pending write of a key is gone
   uint64_t last_assigned_ = 0;
   uint64_t committed_ = 0;
   std::unordered_map<std::string, KeyState> pending_;
@@ -319,7 +325,8 @@ Status RocksStore::commit(std::unique_lock<std::mutex>& lock, PendingWrite write
   pending_[write.key] = std::move(state);
   queue_.push_back(std::move(write));
   work_cv_.notify_one();
-  durable_cv_.wait(lock, [&] { return committed_ >= revision || !failure_.ok(); });
+  const auto batch_cv = queued_batch_cv_;
+  batch_cv->wait(lock, [&] { return committed_ >= revision || !failure_.ok(); });
   if (committed_ >= revision) return Status::Ok();
   return failure_;
 }
@@ -401,11 +408,13 @@ Result<StoredObject> RocksStore::remove(std::string_view key, const Precondition
 void RocksStore::commit_loop() {
   while (true) {
     std::vector<PendingWrite> batch;
+    std::shared_ptr<std::condition_variable> batch_cv;
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and everything queued is committed
       batch.swap(queue_);
+      batch_cv = std::exchange(queued_batch_cv_, std::make_shared<std::condition_variable>());
     }
 
     rdb::WriteBatch write_batch;
@@ -434,6 +443,7 @@ void RocksStore::commit_loop() {
         std::lock_guard lock(mu_);
         failure_ = internal("writing to the store", s);
       }
+      batch_cv->notify_all();
       durable_cv_.notify_all();
       continue;
     }
@@ -451,6 +461,7 @@ void RocksStore::commit_loop() {
     // After committed_ moved: a client may name an event's revision (a list
     // or watch from it) the moment it sees the event.
     hub_->publish(std::move(events));
+    batch_cv->notify_all();
     durable_cv_.notify_all();
   }
 }
