@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,12 +12,16 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
 
 namespace solti::api {
 namespace {
 
+class SocketStream;
+
 struct Connection {
   int socket;
+  SocketStream* stream;
   bool taken = false;
 };
 
@@ -65,6 +70,12 @@ void set_timeout(int sock, int option, int timeout_ms) {
 // a byte at a time. Reads and writes wait in the kernel (SO_RCVTIMEO,
 // SO_SNDTIMEO) rather than polling before each call: a request took four
 // polls besides its recv and two sends.
+//
+// cpp-httplib writes a response's head and body separately. The head is held
+// until the body comes, so that both leave in one send: one segment and one
+// wakeup of the client instead of two (sends were 10% of soltid's profile
+// under creates). Held bytes go out before anything could wait for the
+// client: a read, is_writable(), the end of a request, a handoff.
 class SocketStream final : public httplib::Stream {
  public:
   SocketStream(int sock, int read_timeout_ms, int write_timeout_ms)
@@ -79,6 +90,7 @@ class SocketStream final : public httplib::Stream {
   // with follow) ends when its client leaves. One poll when the client has
   // sent nothing, as is usual while it waits for a response.
   bool is_writable() const override {
+    if (!flush()) return false;
     short ready = 0;
     if (wait_for(sock_, POLLOUT | POLLIN, write_timeout_ms_, &ready) <= 0) return false;
     if (ready & (POLLIN | POLLHUP)) {
@@ -91,6 +103,7 @@ class SocketStream final : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (begin_ == end_) {
+      if (!flush()) return -1;
       ssize_t n;
       do {
         n = ::recv(sock_, buffer_.data(), buffer_.size(), 0);
@@ -105,12 +118,39 @@ class SocketStream final : public httplib::Stream {
     return ssize_t(n);
   }
 
+  // Partial writes are fine: cpp-httplib writes the rest.
   ssize_t write(const char* ptr, size_t size) override {
+    if (held_.empty()) {
+      if (size > kMaxHeld) return send_some(ptr, size);
+      held_.assign(ptr, size);
+      return ssize_t(size);
+    }
+    iovec parts[2] = {{held_.data(), held_.size()}, {const_cast<char*>(ptr), size}};
+    msghdr message{};
+    message.msg_iov = parts;
+    message.msg_iovlen = 2;
     ssize_t n;
     do {
-      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+      n = ::sendmsg(sock_, &message, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    return n;
+    if (n < 0) return n;
+    if (size_t(n) < held_.size()) {
+      held_.erase(0, size_t(n));
+      return flush() ? 0 : -1;
+    }
+    const size_t sent = size_t(n) - held_.size();
+    held_.clear();
+    return ssize_t(sent);
+  }
+
+  // Sends what is held; false when the connection failed.
+  bool flush() const {
+    while (!held_.empty()) {
+      ssize_t n = send_some(held_.data(), held_.size());
+      if (n <= 0) return false;
+      held_.erase(0, size_t(n));
+    }
+    return true;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -124,28 +164,39 @@ class SocketStream final : public httplib::Stream {
   size_t buffered() const { return end_ - begin_; }
 
  private:
+  static constexpr size_t kMaxHeld = 4096;  // response heads are a few hundred bytes
+
+  ssize_t send_some(const char* ptr, size_t size) const {
+    ssize_t n;
+    do {
+      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
   int sock_;
   int read_timeout_ms_;
   int write_timeout_ms_;
   std::array<char, 16 * 1024> buffer_;
   size_t begin_ = 0;
   size_t end_ = 0;
+  mutable std::string held_;  // written, not yet sent
 };
 
 }  // namespace
 
 int HandoffServer::take_connection() {
   Connection* c = current_connection;
-  if (!c || c->taken) return -1;
+  if (!c || c->taken || !c->stream->flush()) return -1;
   c->taken = true;
   return c->socket;
 }
 
 bool HandoffServer::process_and_close_socket(socket_t sock) {
-  Connection connection{sock};
-  current_connection = &connection;
   SocketStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                       to_ms(write_timeout_sec_, write_timeout_usec_));
+  Connection connection{sock, &stream};
+  current_connection = &connection;
   // Waits in slices for the next request so that stop() (which closes
   // svr_sock_) ends idle keep-alive connections promptly.
   constexpr int kSliceMs = 100;
@@ -164,6 +215,7 @@ bool HandoffServer::process_and_close_socket(socket_t sock) {
   for (size_t left = keep_alive_max_count_; left > 0 && next_request(); --left) {
     bool connection_closed = false;
     ok = process_request(stream, left == 1, connection_closed, nullptr);
+    if (!connection.taken && !stream.flush()) ok = false;
     if (!ok || connection_closed || connection.taken) break;
   }
   current_connection = nullptr;
