@@ -58,6 +58,26 @@ struct KeyState {
   std::shared_ptr<const std::string> value;
 };
 
+// The writers of one commit batch wait here for its outcome. Each batch has
+// its own, so that a commit wakes only its writers (one condition for all
+// also woke those queued for the next batch), and its own mutex, so that the
+// woken writers do not queue for the store's mutex just to return.
+struct BatchWaiters {
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  Status status;
+
+  void finish(Status outcome) {
+    {
+      std::lock_guard lock(mu);
+      done = true;
+      status = std::move(outcome);
+    }
+    done_cv.notify_all();
+  }
+};
+
 struct PendingWrite {
   uint64_t revision = 0;
   std::string key;
@@ -178,11 +198,7 @@ class RocksStore final : public Store, private History {
 
   std::mutex mu_;  // sequencer state below
   std::condition_variable work_cv_;
-  // Writers wait for their own batch only: with one condition for all, each
-  // commit also woke the writers queued for the next batch, and they went
-  // back to sleep (two context switches each, per commit).
-  std::shared_ptr<std::condition_variable> queued_batch_cv_ =
-      std::make_shared<std::condition_variable>();
+  std::shared_ptr<BatchWaiters> queued_batch_ = std::make_shared<BatchWaiters>();
   std::condition_variable durable_cv_;  // a pending write of a key is gone
   uint64_t last_assigned_ = 0;
   uint64_t committed_ = 0;
@@ -321,14 +337,14 @@ Result<KeyState> RocksStore::existing_state_locked(std::string_view key,
 }
 
 Status RocksStore::commit(std::unique_lock<std::mutex>& lock, PendingWrite write, KeyState state) {
-  const uint64_t revision = write.revision;
   pending_[write.key] = std::move(state);
   queue_.push_back(std::move(write));
   work_cv_.notify_one();
-  const auto batch_cv = queued_batch_cv_;
-  batch_cv->wait(lock, [&] { return committed_ >= revision || !failure_.ok(); });
-  if (committed_ >= revision) return Status::Ok();
-  return failure_;
+  const auto batch = queued_batch_;
+  lock.unlock();
+  std::unique_lock wait(batch->mu);
+  batch->done_cv.wait(wait, [&] { return batch->done; });
+  return batch->status;
 }
 
 Result<StoredObject> RocksStore::create(std::string_view key, Json object) {
@@ -408,13 +424,21 @@ Result<StoredObject> RocksStore::remove(std::string_view key, const Precondition
 void RocksStore::commit_loop() {
   while (true) {
     std::vector<PendingWrite> batch;
-    std::shared_ptr<std::condition_variable> batch_cv;
+    std::shared_ptr<BatchWaiters> waiters;
+    Status failed;
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and everything queued is committed
       batch.swap(queue_);
-      batch_cv = std::exchange(queued_batch_cv_, std::make_shared<std::condition_variable>());
+      waiters = std::exchange(queued_batch_, std::make_shared<BatchWaiters>());
+      failed = failure_;
+    }
+    // Writes queued behind a failed batch fail with it: their revisions
+    // would follow ones that were never committed.
+    if (!failed.ok()) {
+      waiters->finish(std::move(failed));
+      continue;
     }
 
     rdb::WriteBatch write_batch;
@@ -439,11 +463,12 @@ void RocksStore::commit_loop() {
     write_options.sync = options_.sync_writes;
     rdb::Status s = db_->Write(write_options, &write_batch);
     if (!s.ok()) {
+      Status failure = internal("writing to the store", s);
       {
         std::lock_guard lock(mu_);
-        failure_ = internal("writing to the store", s);
+        failure_ = failure;
       }
-      batch_cv->notify_all();
+      waiters->finish(std::move(failure));
       durable_cv_.notify_all();
       continue;
     }
@@ -461,7 +486,7 @@ void RocksStore::commit_loop() {
     // After committed_ moved: a client may name an event's revision (a list
     // or watch from it) the moment it sees the event.
     hub_->publish(std::move(events));
-    batch_cv->notify_all();
+    waiters->finish(Status::Ok());
     durable_cv_.notify_all();
   }
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 
 #include "store/continue_token.h"
@@ -267,6 +268,44 @@ TEST_F(StoreTest, AWriteTheLogRefusesFailsEveryLaterWriteAndHealth) {
   EXPECT_EQ(parse(*a)["value"], 1);
   EXPECT_EQ(store_->get(key("b")).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->revision(), 1u);
+}
+
+// Writers race a failing log: every write that was acknowledged is there
+// and every one that was refused is not, including writes queued behind the
+// failed batch (they must not commit after revisions that never did).
+TEST_F(StoreTest, WritersRacingALogFailureGetTheTruth) {
+  constexpr int kThreads = 16, kWrites = 50;
+  std::atomic<int> started{0};
+  std::vector<std::vector<bool>> acknowledged(kThreads, std::vector<bool>(kWrites));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        ++started;
+        auto r =
+            store_->create(key("t" + std::to_string(t) + "-" + std::to_string(i)), object("x"));
+        acknowledged[size_t(t)][size_t(i)] = r.ok();
+        if (!r.ok()) {
+          EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+        }
+      }
+    });
+  }
+  while (started < kThreads * kWrites / 4) std::this_thread::yield();
+  EXPECT_EQ(testing::break_write_ahead_log(dir_), 1);
+  for (auto& thread : threads) thread.join();
+
+  int acked = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kWrites; ++i) {
+      auto got = store_->get(key("t" + std::to_string(t) + "-" + std::to_string(i)));
+      EXPECT_EQ(got.ok(), acknowledged[size_t(t)][size_t(i)]) << t << "-" << i;
+      acked += acknowledged[size_t(t)][size_t(i)];
+    }
+  }
+  EXPECT_GT(acked, 0);
+  EXPECT_LT(acked, kThreads * kWrites);
+  EXPECT_EQ(store_->revision(), uint64_t(acked));
 }
 
 TEST_F(StoreTest, ConcurrentWritersShareCommits) {
