@@ -1047,15 +1047,18 @@ class ApiServer::Impl {
       server_.unregister_watch(stream_.get());
     }
 
-    // False when the server is shutting down.
-    bool start(std::chrono::seconds lifetime, bool bookmarks, bool table) {
+    // kUnavailable when the server is shutting down, kTooManyRequests
+    // when it has as many watches open as it takes.
+    Status start(std::chrono::seconds lifetime, bool bookmarks, bool table) {
       const auto now = std::chrono::steady_clock::now();
       deadline_ = now + lifetime;
       next_bookmark_ = now + server_.options_.bookmark_interval;
       bookmarks_ = bookmarks;
       table_ = table;
-      registered_ = stream_ && server_.register_watch(stream_.get());
-      return !stream_ || registered_;
+      if (!stream_) return Status::Ok();
+      Status registered = server_.register_watch(stream_.get());
+      registered_ = registered.ok();
+      return registered;
     }
 
     Chunk next(std::chrono::steady_clock::time_point wait_until) override {
@@ -1161,9 +1164,9 @@ class ApiServer::Impl {
     std::chrono::seconds lifetime = *timeout > 0
                                         ? std::chrono::seconds(std::min(*timeout, kMaxWatchSeconds))
                                         : random_watch_timeout();
-    if (!response->start(lifetime, *bookmarks, wants_table(req))) {
-      return reply_error(res, Status(StatusCode::kUnavailable, "the server is shutting down"),
-                         &info);
+    if (Status started = response->start(lifetime, *bookmarks, wants_table(req)); !started.ok()) {
+      if (started.code() == StatusCode::kTooManyRequests) res.set_header("Retry-After", "1");
+      return reply_error(res, started, &info);
     }
 
     res.status = 200;
@@ -1203,12 +1206,19 @@ class ApiServer::Impl {
     return std::chrono::seconds(base + int64_t(engine() % uint32_t(std::max<int64_t>(base, 1))));
   }
 
-  bool register_watch(WatchStream* w) {
+  // Open watches are bounded like connections: a plain-HTTP watch leaves
+  // the connection pool for the fanout, and each holds a socket.
+  Status register_watch(WatchStream* w) {
     std::lock_guard lock(watches_mu_);
-    if (stopping_) return false;
+    if (stopping_) return Status(StatusCode::kUnavailable, "the server is shutting down");
+    if (watches_.size() >= options_.max_connections) {
+      return Status(StatusCode::kTooManyRequests, "too many open watches (" +
+                                                      std::to_string(watches_.size()) +
+                                                      ", --max-connections); try again later");
+    }
     watches_.insert(w);
     metrics_.set_watchers(watches_.size());
-    return true;
+    return Status::Ok();
   }
   void unregister_watch(WatchStream* w) {
     std::lock_guard lock(watches_mu_);

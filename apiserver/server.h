@@ -23,6 +23,9 @@ class Registry;
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 6443;  // 0 = any free port (see ApiServer::port())
+  // Connections served at once, and (separately) watches open at once: a
+  // plain-HTTP watch is streamed by the watch fanout, not a connection
+  // thread. A watch beyond the bound gets 429 with Retry-After.
   size_t max_connections = 2048;
   size_t max_body_bytes = 4 * 1024 * 1024;
   // How long a watch without timeoutSeconds stays open (the apiserver's

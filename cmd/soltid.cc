@@ -89,7 +89,8 @@ std::string instance_id(const std::filesystem::path& data_dir) {
 
 // The default of --max-parallel. A running attempt holds up to 8 file
 // descriptors (pidfd, output pipe, log, cgroup and podman files); what the
-// connections and RocksDB need comes first. Unbounded, a burst of 10,000
+// connections, the watches (each bounded by max_connections) and RocksDB
+// need comes first. Unbounded, a burst of 10,000
 // Tasks ran soltid out of descriptors (lifecycle_bench): thousands failed
 // with EMFILE and the rest never finished.
 size_t attempts_within_file_limit(size_t max_connections) {
@@ -97,8 +98,9 @@ size_t attempts_within_file_limit(size_t max_connections) {
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0;
   constexpr size_t kPerAttempt = 8, kReserved = 512;
   const size_t budget = size_t(limit.rlim_cur);
-  if (budget <= max_connections + kReserved + kPerAttempt) return 1;
-  return (budget - max_connections - kReserved) / kPerAttempt;
+  const size_t sockets = 2 * max_connections;
+  if (budget <= sockets + kReserved + kPerAttempt) return 1;
+  return (budget - sockets - kReserved) / kPerAttempt;
 }
 
 }  // namespace
@@ -122,7 +124,7 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "Where the store keeps its data");
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0: any free port)");
   app.add_option("--max-connections", max_connections,
-                 "Concurrent connections, watches included (one thread each)");
+                 "Connections served at once (a thread each), and watches open at once");
   int64_t history_revisions = 1000;
   double history_seconds = 300, compaction_seconds = 60, bookmark_seconds = 60;
   app.add_option("--history-min-revisions", history_revisions,

@@ -623,18 +623,25 @@ TEST_F(ApiServerTest, HundredsOfWatchesOpenAtOnceAndAllSeeTheEvent) {
 }
 
 // Plain-HTTP watches are handed to the watch fanout's event loops, so they
-// do not hold the server's connection threads: with four of those, twenty
+// do not hold the server's connection threads: with eight of those, eight
 // watches stay open, all see the next event, and other requests are
-// answered meanwhile. A watcher that leaves is forgotten.
+// answered meanwhile. Watches are bounded like connections: a ninth gets
+// 429 with Retry-After. A watcher that leaves is forgotten.
 class FewConnectionsTest : public ApiServerTest {
  protected:
-  FewConnectionsTest() : ApiServerTest({"--max-connections", "4"}) {}
+  FewConnectionsTest() : ApiServerTest({"--max-connections", "8"}) {}
 };
 
-TEST_F(FewConnectionsTest, WatchesDoNotHoldConnectionThreads) {
-  constexpr int kWatchers = 20;
-  EXPECT_EQ(watchers_that_see_the_next_create(
-                kWatchers, [&] { EXPECT_EQ(call("GET", "/readyz").status, 200); }),
+TEST_F(FewConnectionsTest, WatchesDoNotHoldConnectionThreadsAndAreBounded) {
+  constexpr int kWatchers = 8;
+  EXPECT_EQ(watchers_that_see_the_next_create(kWatchers,
+                                              [&] {
+                                                EXPECT_EQ(call("GET", "/readyz").status, 200);
+                                                Reply more = call(
+                                                    "GET", std::string(kTasks) + "?watch=true");
+                                                EXPECT_EQ(more.status, 429) << more.text;
+                                                EXPECT_EQ(more.body["reason"], "TooManyRequests");
+                                              }),
             kWatchers);
   EXPECT_TRUE(watchers_gauge_reaches(0));
 }
