@@ -11,8 +11,15 @@ if ! command -v etcd >/dev/null; then
   apt-get install -y etcd-server >/dev/null
 fi
 soltid=build/cmd/soltid
-# A bench that fails says so and the others still run.
-run() { "$@" 2>/dev/null || echo "(failed: exit $?)"; }
+# A bench that fails says so and the others still run. Each starts after the
+# last one's writes are on disk: right after create_bench, the kernel's
+# writeback of its gigabyte took CPU from watch_bench (p99 123 ms, against
+# 40-45 ms standalone the same hour).
+run() {
+  sync
+  sleep 5
+  "$@" 2>/dev/null || echo "(failed: exit $?)"
+}
 
 echo "# Solti benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
 echo
