@@ -491,8 +491,10 @@ class ApiServer::Impl {
     } else {
       server_ = std::make_unique<HandoffServer>();
     }
+    // The write timeout is cpp-httplib's, which threaded watches had.
     fanout_ = std::make_unique<WatchFanout>(
-        store_, std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4));
+        store_, std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4),
+        std::chrono::seconds(CPPHTTPLIB_WRITE_TIMEOUT_SECOND));
     if (!options_.token_auth_file.empty()) {
       auto auth = TokenAuthenticator::load(options_.token_auth_file);
       if (!auth.ok()) return auth.status();

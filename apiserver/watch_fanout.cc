@@ -63,6 +63,7 @@ class Watch : public std::enable_shared_from_this<Watch> {
     if (chunk.last) tail_ += kLastChunk;
     ending_ = chunk.last;
     writing_ = true;
+    write_started_ = SteadyClock::now();
     std::array<asio::const_buffer, 3> buffers = {asio::buffer(head_), asio::buffer(body_),
                                                  asio::buffer(tail_)};
     asio::async_write(socket_, buffers, [self = shared_from_this()](auto error, size_t) {
@@ -70,6 +71,13 @@ class Watch : public std::enable_shared_from_this<Watch> {
       if (error || self->ending_) return self->close();
       self->pump();
     });
+  }
+
+  // Closes a watch whose client has not taken a write for `timeout`: it
+  // would hold its socket and its place among the open watches until its
+  // deadline, half an hour or more.
+  void close_if_stalled(SteadyClock::time_point now, SteadyClock::duration timeout) {
+    if (writing_ && now - write_started_ > timeout) close();
   }
 
   // Writes the end of the body if the socket takes it now, and closes.
@@ -120,6 +128,7 @@ class Watch : public std::enable_shared_from_this<Watch> {
   SteadyClock::time_point timer_at_{};
   Closed closed_;
   bool writing_ = false;
+  SteadyClock::time_point write_started_{};
   bool ending_ = false;
   std::string head_, body_, tail_;  // the write under way
   std::array<char, 512> ignored_;
@@ -129,7 +138,13 @@ class Watch : public std::enable_shared_from_this<Watch> {
 
 class WatchFanout::Loop {
  public:
-  Loop() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  explicit Loop(SteadyClock::duration write_timeout)
+      : work_(asio::make_work_guard(io_)),
+        write_timeout_(write_timeout),
+        sweep_timer_(io_),
+        thread_([this] { io_.run(); }) {
+    asio::post(io_, [this] { sweep(); });
+  }
 
   ~Loop() { stop(); }
 
@@ -168,6 +183,7 @@ class WatchFanout::Loop {
     stopped_ = true;
     if (!thread_.joinable()) return;
     asio::post(io_, [this] {
+      sweep_timer_.cancel();
       for (const auto& w : snapshot()) w->end();
       work_.reset();
     });
@@ -182,6 +198,18 @@ class WatchFanout::Loop {
     return {addr.ss_family, SOCK_STREAM};
   }
 
+  // Once a second rather than a timer per write: a thousand watchers write
+  // hundreds of thousands of times a second.
+  void sweep() {
+    if (stopped_) return;
+    const auto now = SteadyClock::now();
+    for (const auto& w : snapshot()) w->close_if_stalled(now, write_timeout_);
+    sweep_timer_.expires_after(std::chrono::seconds(1));
+    sweep_timer_.async_wait([this](auto error) {
+      if (!error) sweep();
+    });
+  }
+
   // Watches can close while being polled; iterate over a copy.
   std::vector<std::shared_ptr<Watch>> snapshot() const {
     return {watches_.begin(), watches_.end()};
@@ -189,15 +217,18 @@ class WatchFanout::Loop {
 
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  const SteadyClock::duration write_timeout_;
+  asio::steady_timer sweep_timer_;
   std::set<std::shared_ptr<Watch>> watches_;  // loop thread only
   std::atomic<bool> poll_queued_{false};
   std::atomic<bool> stopped_{false};
   std::thread thread_;
 };
 
-WatchFanout::WatchFanout(store::Store& store, size_t threads) {
+WatchFanout::WatchFanout(store::Store& store, size_t threads,
+                         std::chrono::milliseconds write_timeout) {
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) {
-    loops_.push_back(std::make_unique<Loop>());
+    loops_.push_back(std::make_unique<Loop>(write_timeout));
   }
   subscription_ = store.on_publish([this] {
     for (auto& loop : loops_) loop->wake();

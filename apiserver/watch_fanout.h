@@ -7,7 +7,8 @@
 // without waiting, when the store publishes, when the watch's own timer (a
 // bookmark, its deadline) fires, and after each write. A watch whose client
 // reads slowly is not polled while its write is pending; it falls behind in
-// the store's ring and is ended there (410), as before.
+// the store's ring and is ended there (410), as before. One that takes no
+// write for `write_timeout` is closed.
 //
 // Thread safety: every method may be called from any thread. A source is
 // only ever called from its loop's thread, and destroyed there (or in
@@ -44,8 +45,9 @@ class WatchSource {
 class WatchFanout {
  public:
   // Runs `threads` event loops (at least one) and polls their watches
-  // whenever `store` publishes. `store` must outlive the fanout.
-  WatchFanout(store::Store& store, size_t threads);
+  // whenever `store` publishes. `store` must outlive the fanout. A watch
+  // whose write has waited `write_timeout` (checked each second) is closed.
+  WatchFanout(store::Store& store, size_t threads, std::chrono::milliseconds write_timeout);
   ~WatchFanout();
   WatchFanout(const WatchFanout&) = delete;
   WatchFanout& operator=(const WatchFanout&) = delete;

@@ -60,7 +60,7 @@ class WatchFanoutTest : public store::testing::StoreFixture {
   void SetUp() override {
     open();
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0);
-    fanout_ = std::make_unique<WatchFanout>(*store_, 2);
+    fanout_ = std::make_unique<WatchFanout>(*store_, 2, std::chrono::milliseconds(200));
   }
 
   // Serves the scripted source and returns after its first poll (which
@@ -141,6 +141,14 @@ TEST_F(WatchFanoutTest, TheWakeTimeAloneBringsTheLastChunkAndTheSocketCloses) {
 TEST_F(WatchFanoutTest, AClientThatLeavesEndsTheWatch) {
   serve();
   ::shutdown(fds_[1], SHUT_WR);
+  EXPECT_TRUE(destroyed_within_5s());
+}
+
+TEST_F(WatchFanoutTest, AClientThatTakesNothingIsClosedAfterTheWriteTimeout) {
+  serve();
+  queue(std::string(8 << 20, 'x'));  // far more than the socket buffers hold
+  ASSERT_TRUE(store_->create(key("a"), object("x", 1)).ok());
+  // Nothing is read from the client's end.
   EXPECT_TRUE(destroyed_within_5s());
 }
 
