@@ -153,11 +153,17 @@ class SocketStream final : public httplib::Stream {
     return true;
   }
 
+  // Asked for on every request; a connection's addresses do not change, so
+  // they are looked up once rather than two system calls per request.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    address_of(sock_, true, ip, port);
+    if (remote_port_ < 0) address_of(sock_, true, remote_ip_, remote_port_);
+    ip = remote_ip_;
+    port = remote_port_;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    address_of(sock_, false, ip, port);
+    if (local_port_ < 0) address_of(sock_, false, local_ip_, local_port_);
+    ip = local_ip_;
+    port = local_port_;
   }
   socket_t socket() const override { return sock_; }
 
@@ -181,6 +187,8 @@ class SocketStream final : public httplib::Stream {
   size_t begin_ = 0;
   size_t end_ = 0;
   mutable std::string held_;  // written, not yet sent
+  mutable std::string remote_ip_, local_ip_;
+  mutable int remote_port_ = -1, local_port_ = -1;
 };
 
 }  // namespace
