@@ -20,7 +20,6 @@ namespace {
 class SocketStream;
 
 struct Connection {
-  int socket;
   SocketStream* stream;
   bool taken = false;
 };
@@ -197,13 +196,13 @@ int HandoffServer::take_connection() {
   Connection* c = current_connection;
   if (!c || c->taken || !c->stream->flush()) return -1;
   c->taken = true;
-  return c->socket;
+  return c->stream->socket();
 }
 
 bool HandoffServer::process_and_close_socket(socket_t sock) {
   SocketStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                       to_ms(write_timeout_sec_, write_timeout_usec_));
-  Connection connection{sock, &stream};
+  Connection connection{&stream};
   current_connection = &connection;
   // Waits in slices for the next request so that stop() (which closes
   // svr_sock_) ends idle keep-alive connections promptly.

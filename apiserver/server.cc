@@ -1064,25 +1064,15 @@ class ApiServer::Impl {
     }
 
     Chunk next(std::chrono::steady_clock::time_point wait_until) override {
-      Chunk chunk;
-      if (error_) {
-        append_event_line(chunk.text, "ERROR", json_text(status_document(*error_, nullptr, "")));
-        chunk.last = true;
-        return chunk;
-      }
-      if (std::chrono::steady_clock::now() >= deadline_) {
-        chunk.last = true;
-        return chunk;
-      }
+      if (error_) return last_chunk(*error_);
+      if (std::chrono::steady_clock::now() >= deadline_) return last_chunk(Status::Ok());
       auto events = stream_->next(std::min(wait_until, wake_time()));
+      // A 410 is told to the client (it re-lists); a closing stream just ends.
       if (!events.ok()) {
-        if (events.status().code() == StatusCode::kExpired) {
-          append_event_line(chunk.text, "ERROR",
-                            json_text(status_document(events.status(), nullptr, "")));
-        }
-        chunk.last = true;
-        return chunk;
+        return last_chunk(events.status().code() == StatusCode::kExpired ? events.status()
+                                                                         : Status::Ok());
       }
+      Chunk chunk;
       for (const auto& e : *events) {
         const std::string& object = *e.object;
         append_event_line(chunk.text, e.type,
@@ -1103,6 +1093,16 @@ class ApiServer::Impl {
     }
 
    private:
+    // The end of the response, after an ERROR event when `error` is one.
+    static Chunk last_chunk(const Status& error) {
+      Chunk chunk;
+      if (!error.ok()) {
+        append_event_line(chunk.text, "ERROR", json_text(status_document(error, nullptr, "")));
+      }
+      chunk.last = true;
+      return chunk;
+    }
+
     static void append_event_line(std::string& out, const std::string& type,
                                   const std::string& object) {
       out.append(R"({"type":")").append(type).append(R"(","object":)").append(object).append("}\n");

@@ -61,16 +61,16 @@ class Watch : public std::enable_shared_from_this<Watch> {
       tail_ = "\r\n";
     }
     if (chunk.last) tail_ += kLastChunk;
-    ending_ = chunk.last;
     writing_ = true;
     write_started_ = SteadyClock::now();
     std::array<asio::const_buffer, 3> buffers = {asio::buffer(head_), asio::buffer(body_),
                                                  asio::buffer(tail_)};
-    asio::async_write(socket_, buffers, [self = shared_from_this()](auto error, size_t) {
-      self->writing_ = false;
-      if (error || self->ending_) return self->close();
-      self->pump();
-    });
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this(), last = chunk.last](auto error, size_t) {
+                        self->writing_ = false;
+                        if (error || last) return self->close();
+                        self->pump();
+                      });
   }
 
   // Closes a watch whose client has not taken a write for `timeout`: it
@@ -129,7 +129,6 @@ class Watch : public std::enable_shared_from_this<Watch> {
   Closed closed_;
   bool writing_ = false;
   SteadyClock::time_point write_started_{};
-  bool ending_ = false;
   std::string head_, body_, tail_;  // the write under way
   std::array<char, 512> ignored_;
 };

@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -34,7 +33,6 @@ using bench::proc_status;
 
 namespace {
 
-// The number right after the first `marker` in `line`.
 // The number after the first `marker` in the first `window` bytes of `line`.
 // memmem, not string_view::find: find compares at every quote, and a
 // million event lines a second are mostly quotes.

@@ -354,7 +354,7 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
                             std::to_string(kMaxSlotQueueDepth) + " Tasks wait already)");
         }
         slots_[sk].queue.insert(entry);
-        waiting_in_[key].insert(sk);
+        waiting_in_[key] = sk;
       }
       return settle(TaskPhase::kPending, reason::kQueued,
                     "waiting in the queue of slot " + slot_name);
@@ -365,7 +365,7 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
         queue_.add(slot.next);
       }
       slots_[sk].next = key;
-      waiting_in_[key].insert(sk);
+      waiting_in_[key] = sk;
       if (owned_by_other) {
         auto it = active_.find(slot.owner);
         if (it != active_.end()) cancel(*it->second, reason::kSupersededByReplace);
@@ -652,29 +652,21 @@ std::string Controller::slot_key(const Task& task) const {
 
 void Controller::leave_slots(const std::string& key, const std::string& except) {
   auto waiting = waiting_in_.find(key);
-  if (waiting == waiting_in_.end()) return;
-  std::set<std::string>& slot_keys = waiting->second;
-  for (auto sk = slot_keys.begin(); sk != slot_keys.end();) {
-    if (*sk == except) {
-      ++sk;
-      continue;
+  if (waiting == waiting_in_.end() || waiting->second == except) return;
+  if (auto it = slots_.find(waiting->second); it != slots_.end()) {
+    Slot& slot = it->second;
+    bool was_head = !slot.queue.empty() && slot.queue.begin()->second == key;
+    std::erase_if(slot.queue, [&](const auto& entry) { return entry.second == key; });
+    if (slot.next == key) {
+      slot.next.clear();
+      was_head = true;
     }
-    if (auto it = slots_.find(*sk); it != slots_.end()) {
-      Slot& slot = it->second;
-      bool was_head = !slot.queue.empty() && slot.queue.begin()->second == key;
-      std::erase_if(slot.queue, [&](const auto& entry) { return entry.second == key; });
-      if (slot.next == key) {
-        slot.next.clear();
-        was_head = true;
-      }
-      // Whoever waits next may go now.
-      if (was_head && slot.owner.empty() && !slot.queue.empty())
-        queue_.add(slot.queue.begin()->second);
-      if (slot.empty()) slots_.erase(it);
-    }
-    sk = slot_keys.erase(sk);
+    // Whoever waits next may go now.
+    if (was_head && slot.owner.empty() && !slot.queue.empty())
+      queue_.add(slot.queue.begin()->second);
+    if (slot.empty()) slots_.erase(it);
   }
-  if (slot_keys.empty()) waiting_in_.erase(waiting);
+  waiting_in_.erase(waiting);
 }
 
 void Controller::release_slot(const std::string& sk, const std::string& key) {

@@ -138,11 +138,12 @@ class Controller {
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ActiveAttempt>> active_;
   std::map<std::string, Slot> slots_;  // only slots someone owns or waits for
-  // key → the slots it waits in (queued or as a Replace's next), so that
-  // leaving them looks at those rather than at every slot: a scan of all
-  // slots per reconcile was ~6% of a 10,000-Task burst. May name slots the
+  // key → the slot it waits in (queued or as a Replace's next), so that
+  // leaving looks at that one rather than at every slot: a scan of all
+  // slots per reconcile was ~6% of a 10,000-Task burst. One slot at most:
+  // a key joins a slot only after leaving every other. May name a slot the
   // key has left since; leave_slots checks.
-  std::map<std::string, std::set<std::string>> waiting_in_;
+  std::map<std::string, std::string> waiting_in_;
   std::set<std::string> displaced_;  // queued Replace newcomers a later Replace displaced
   // Admitted Tasks waiting for max_parallel room, woken first come first
   // served and only as many as there is room for: waking all of them at

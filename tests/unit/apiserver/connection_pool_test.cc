@@ -37,6 +37,33 @@ TEST(ConnectionPoolTest, StartsThreadsOnlyWhenNoneIsIdleAndReusesTheLatestIdle) 
   EXPECT_EQ(pool.threads(), 1u);
 }
 
+// Of two idle threads, the one idle most recently gets the next job: the
+// same few threads stay warm, the rest age out.
+TEST(ConnectionPoolTest, GivesAJobToTheMostRecentlyIdleThread) {
+  ConnectionPool pool(8, 1h);
+  std::promise<void> release_first, release_second;
+  std::promise<std::thread::id> first_id, second_id;
+  pool.enqueue([&, released = release_first.get_future().share()] {
+    first_id.set_value(std::this_thread::get_id());
+    released.wait();
+  });
+  pool.enqueue([&, released = release_second.get_future().share()] {
+    second_id.set_value(std::this_thread::get_id());
+    released.wait();
+  });
+  const auto first = first_id.get_future().get();
+  const auto second = second_id.get_future().get();
+  ASSERT_NE(first, second);
+  release_first.set_value();
+  ASSERT_TRUE(eventually([&] { return pool.idle_threads() == 1; }));
+  release_second.set_value();
+  ASSERT_TRUE(eventually([&] { return pool.idle_threads() == 2; }));
+
+  std::promise<std::thread::id> next_id;
+  pool.enqueue([&] { next_id.set_value(std::this_thread::get_id()); });
+  EXPECT_EQ(next_id.get_future().get(), second);
+}
+
 TEST(ConnectionPoolTest, NeverExceedsItsThreadsAndQueuesTheRest) {
   constexpr size_t kMax = 4, kJobs = 12;
   ConnectionPool pool(kMax, 1h);
