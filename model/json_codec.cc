@@ -8,6 +8,86 @@ std::string json_text(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+namespace {
+
+// Reads top-level metadata's identity fields and stops at its end.
+class IdentityReader {
+ public:
+  explicit IdentityReader(ObjectIdentity& out) : out_(out) {}
+  bool finished() const { return finished_; }
+
+  bool null() { return value(); }
+  bool boolean(bool) { return value(); }
+  bool number_integer(Json::number_integer_t) { return value(); }
+  bool number_unsigned(Json::number_unsigned_t) { return value(); }
+  bool number_float(Json::number_float_t, const std::string&) { return value(); }
+  bool binary(Json::binary_t&) { return value(); }
+  bool string(std::string& text) {
+    if (target_) *target_ = std::move(text);
+    return value();
+  }
+  bool start_object(std::size_t) {
+    if (depth_ == 1 && key_is_metadata_) in_metadata_ = true;
+    ++depth_;
+    return value();
+  }
+  bool end_object() {
+    --depth_;
+    if (in_metadata_ && depth_ == 1) {
+      finished_ = true;
+      return false;  // the rest of the text is not needed
+    }
+    return true;
+  }
+  bool start_array(std::size_t) {
+    ++depth_;
+    return value();
+  }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool key(std::string& name) {
+    key_is_metadata_ = depth_ == 1 && name == "metadata";
+    target_ = nullptr;
+    if (in_metadata_ && depth_ == 2) {
+      if (name == "namespace") target_ = &out_.namespace_;
+      if (name == "name") target_ = &out_.name;
+      if (name == "resourceVersion") target_ = &out_.resource_version;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  // Each value ends what the last key pointed at.
+  bool value() {
+    target_ = nullptr;
+    key_is_metadata_ = false;
+    return true;
+  }
+
+  ObjectIdentity& out_;
+  int depth_ = 0;
+  bool key_is_metadata_ = false;
+  bool in_metadata_ = false;
+  bool finished_ = false;
+  std::string* target_ = nullptr;
+};
+
+}  // namespace
+
+std::optional<ObjectIdentity> read_identity(std::string_view json) {
+  ObjectIdentity identity;
+  IdentityReader reader(identity);
+  const bool complete = Json::sax_parse(json.begin(), json.end(), &reader,
+                                        nlohmann::detail::input_format_t::json, false);
+  if (!complete && !reader.finished()) return std::nullopt;
+  return identity;
+}
+
 namespace codec_detail {
 
 std::string json_type_name(const Json& j) {

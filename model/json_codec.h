@@ -29,6 +29,17 @@ namespace solti {
 // invalid UTF-8 replaced rather than thrown on.
 std::string json_text(const Json& j);
 
+// An object's identity read from its JSON text without building the tree:
+// the parse stops where `metadata` ends, which the encoder writes before
+// spec and status. Empty fields when absent; nullopt when the text is not
+// JSON up to there.
+struct ObjectIdentity {
+  std::string namespace_;
+  std::string name;
+  std::string resource_version;
+};
+std::optional<ObjectIdentity> read_identity(std::string_view json);
+
 struct DecodeReport {
   FieldErrors errors;
   std::vector<std::string> unknown_fields;  // paths, e.g. "spec.subprocess.comand"

@@ -19,6 +19,12 @@ class RegistryListWatch final : public ListWatch {
 
 Json parse(const std::string& text) { return Json::parse(text, nullptr, false); }
 
+// The store writes only JSON objects, so unreadable text is a bug upstream;
+// it keys as "/" rather than stopping the informer.
+ObjectIdentity identity(const std::string& text) {
+  return read_identity(text).value_or(ObjectIdentity{});
+}
+
 }  // namespace
 
 std::unique_ptr<ListWatch> registry_list_watch(api::Registry& registry) {
@@ -28,16 +34,15 @@ std::unique_ptr<ListWatch> registry_list_watch(api::Registry& registry) {
 Informer::Informer(ListWatch& source, Handler on_change)
     : source_(source), on_change_(std::move(on_change)) {}
 
-std::string Informer::key_of(const Json& object) {
-  const Json& meta = object.value("metadata", Json::object());
-  return meta.value("namespace", "") + "/" + meta.value("name", "");
+std::string Informer::key_of(const ObjectIdentity& identity) {
+  return identity.namespace_ + "/" + identity.name;
 }
 
 Status Informer::relist() {
   auto page = source_.list();
   if (!page.ok()) return page.status();
   std::map<std::string, api::RawObject> fresh;
-  for (const auto& item : page->items) fresh.emplace(key_of(parse(*item)), item);
+  for (const auto& item : page->items) fresh.emplace(key_of(identity(*item)), item);
   std::vector<std::string> changed;
   {
     std::lock_guard lock(mu_);
@@ -72,8 +77,8 @@ Status Informer::pump(std::chrono::steady_clock::time_point deadline) {
     return events.status();
   }
   for (const auto& event : *events) {
-    const Json object = parse(*event.object);
-    const std::string key = key_of(object);
+    const ObjectIdentity id = identity(*event.object);
+    const std::string key = key_of(id);
     {
       std::lock_guard lock(mu_);
       if (event.type == "DELETED") {
@@ -81,22 +86,29 @@ Status Informer::pump(std::chrono::steady_clock::time_point deadline) {
       } else {
         cache_[key] = event.object;
       }
-      resource_version_ = object["metadata"].value("resourceVersion", resource_version_);
+      if (!id.resource_version.empty()) resource_version_ = id.resource_version;
     }
     on_change_(key);
   }
   return Status::Ok();
 }
 
+api::RawObject Informer::cached(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(key);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
 std::optional<Json> Informer::get(const std::string& key) const {
-  api::RawObject text;
-  {
-    std::lock_guard lock(mu_);
-    auto it = cache_.find(key);
-    if (it == cache_.end()) return std::nullopt;
-    text = it->second;
-  }
+  api::RawObject text = cached(key);
+  if (!text) return std::nullopt;
   return parse(*text);
+}
+
+std::optional<std::string> Informer::resource_version_of(const std::string& key) const {
+  api::RawObject text = cached(key);
+  if (!text) return std::nullopt;
+  return identity(*text).resource_version;
 }
 
 std::vector<std::string> Informer::keys() const {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "apiserver/registry.h"
+#include "model/json_codec.h"
 
 namespace solti::reconciler {
 
@@ -44,15 +45,18 @@ class Informer {
   Status pump(std::chrono::steady_clock::time_point deadline);
 
   std::optional<Json> get(const std::string& key) const;
+  // The cached object's resourceVersion; nullopt when the key is absent.
+  std::optional<std::string> resource_version_of(const std::string& key) const;
   std::vector<std::string> keys() const;
   bool synced() const;
   // The resourceVersion the cache reflects.
   std::string resource_version() const;
 
-  static std::string key_of(const Json& object);
+  static std::string key_of(const ObjectIdentity& identity);
 
  private:
   Status relist();
+  api::RawObject cached(const std::string& key) const;  // null when absent
 
   ListWatch& source_;
   Handler on_change_;

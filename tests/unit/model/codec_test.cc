@@ -276,14 +276,37 @@ namespace solti {
 namespace {
 
 TEST(StatusCodeTest, HttpCodesReadBackAsTheirStatusCode) {
-  for (StatusCode code : {StatusCode::kBadRequest, StatusCode::kUnauthorized,
-                          StatusCode::kForbidden, StatusCode::kNotFound, StatusCode::kExpired,
-                          StatusCode::kInvalid, StatusCode::kTooManyRequests,
-                          StatusCode::kUnavailable}) {
+  for (StatusCode code :
+       {StatusCode::kBadRequest, StatusCode::kUnauthorized, StatusCode::kForbidden,
+        StatusCode::kNotFound, StatusCode::kExpired, StatusCode::kInvalid,
+        StatusCode::kTooManyRequests, StatusCode::kUnavailable}) {
     EXPECT_EQ(status_code_for_http(status_http_code(code)), code) << status_reason(code);
   }
   EXPECT_EQ(status_code_for_http(409), StatusCode::kConflict);
   EXPECT_EQ(status_code_for_http(599), StatusCode::kInternal);
+}
+
+TEST(ReadIdentityTest, ReadsMetadataAndStopsAtItsEnd) {
+  // What follows metadata is never read: here it is not even JSON.
+  auto id = read_identity(
+      R"({"kind":"Task","metadata":{"labels":{"name":"x"},"name":"t","namespace":"ns",)"
+      R"("managedFields":[{"manager":"m"}],"resourceVersion":"42"},"spec":{oops)");
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(id->namespace_, "ns");
+  EXPECT_EQ(id->name, "t");
+  EXPECT_EQ(id->resource_version, "42");
+}
+
+TEST(ReadIdentityTest, ReadsMetadataWhereverItIsAndToleratesItsAbsence) {
+  auto last = read_identity(R"({"spec":{"metadata":{"name":"inner"}},"metadata":{"name":"t"}})");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->name, "t");
+  EXPECT_EQ(last->namespace_, "");
+  auto none = read_identity(R"({"kind":"Task"})");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->name, "");
+  EXPECT_FALSE(read_identity(R"({"metadata":{"name":)").has_value());
+  EXPECT_FALSE(read_identity("").has_value());
 }
 
 }  // namespace
