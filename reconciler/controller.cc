@@ -128,8 +128,8 @@ Status Controller::pump_events(std::chrono::steady_clock::time_point deadline) {
 
 void Controller::on_event(const std::string& key) { queue_.add(key); }
 
-void Controller::run_ready() {
-  while (!stopping_) {
+void Controller::run_ready(size_t limit) {
+  for (size_t taken = 0; taken < limit && !stopping_; ++taken) {
     auto key = queue_.take();
     if (!key) return;
     process(*key);
@@ -139,7 +139,12 @@ void Controller::run_ready() {
 void Controller::process(const std::string& key) {
   std::unique_lock lock(mu_);
   capacity_woken_.erase(key);
-  auto requeue = reconcile(key);
+  const bool nudged = nudged_.erase(key) > 0;
+  const bool echo = is_echo(key);
+  auto requeue = echo && !nudged ? Result<Requeue>(Requeue{}) : reconcile(key);
+  // A nudge while this reconcile was unlocked may have come after what it
+  // decided from; so may a requeue's reason.
+  if (!requeue.ok() || *requeue || nudged_.count(key)) settled_at_.erase(key);
   if (!requeue.ok()) {
     // Conflicts are routine (someone wrote in between): look again soon.
     if (requeue.status().code() != StatusCode::kConflict) {
@@ -156,9 +161,23 @@ void Controller::process(const std::string& key) {
   wake_capacity_waiters();
 }
 
+bool Controller::is_echo(const std::string& key) {
+  auto it = settled_at_.find(key);
+  if (it == settled_at_.end()) return false;
+  const std::string written = std::move(it->second);
+  settled_at_.erase(it);
+  return informer_.resource_version_of(key) == written;
+}
+
+void Controller::nudge(const std::string& key) {
+  nudged_.insert(key);
+  queue_.add(key);
+}
+
 // --- reconcile ---------------------------------------------------------------
 
 Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
+  ++reconciles_;
   // Not structured bindings: clang 14 cannot capture those in a lambda.
   const auto split = split_key(key);
   const std::string& ns = split.first;
@@ -362,7 +381,7 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
     case AdmissionPolicy::kReplace: {
       if (reserved_for_other) {
         displaced_.insert(slot.next);
-        queue_.add(slot.next);
+        nudge(slot.next);
       }
       slots_[sk].next = key;
       waiting_in_[key] = sk;
@@ -442,7 +461,7 @@ void Controller::on_attempt_done(const std::string& key, const std::string& id,
   if (it == active_.end() || it->second->id != id) return;
   it->second->result = std::move(result);
   --running_;
-  queue_.add(key);
+  nudge(key);
 }
 
 void Controller::cancel(ActiveAttempt& active, std::string_view why) {
@@ -532,7 +551,7 @@ void Controller::wake_capacity_waiters() {
     const std::string key = capacity_line_.begin()->second;
     stop_waiting_for_capacity(key);
     capacity_woken_.insert(key);
-    queue_.add(key);
+    nudge(key);
   }
 }
 
@@ -550,12 +569,15 @@ Status Controller::write_task(Json& object, Task& task, Json desired,
                               api::Subresource subresource) {
   api::WriteOptions options;
   options.field_manager = options_.field_manager;
-  Unlocked io(mu_);
-  auto written = tasks_.update(task.metadata.namespace_, task.metadata.name, std::move(desired),
-                               subresource, options);
-  if (!written.ok()) return written.status();
-  object = Json::parse(*written->object, nullptr, false);
-  task = decode<Task>(object);
+  {
+    Unlocked io(mu_);
+    auto written = tasks_.update(task.metadata.namespace_, task.metadata.name, std::move(desired),
+                                 subresource, options);
+    if (!written.ok()) return written.status();
+    object = Json::parse(*written->object, nullptr, false);
+    task = decode<Task>(object);
+  }
+  settled_at_[task.metadata.namespace_ + "/" + task.metadata.name] = task.metadata.resource_version;
   return Status::Ok();
 }
 
@@ -662,8 +684,7 @@ void Controller::leave_slots(const std::string& key, const std::string& except) 
       was_head = true;
     }
     // Whoever waits next may go now.
-    if (was_head && slot.owner.empty() && !slot.queue.empty())
-      queue_.add(slot.queue.begin()->second);
+    if (was_head && slot.owner.empty() && !slot.queue.empty()) nudge(slot.queue.begin()->second);
     if (slot.empty()) slots_.erase(it);
   }
   waiting_in_.erase(waiting);
@@ -675,9 +696,9 @@ void Controller::release_slot(const std::string& sk, const std::string& key) {
   Slot& slot = it->second;
   slot.owner.clear();
   if (!slot.next.empty()) {
-    queue_.add(slot.next);
+    nudge(slot.next);
   } else if (!slot.queue.empty()) {
-    queue_.add(slot.queue.begin()->second);
+    nudge(slot.queue.begin()->second);
   }
   if (slot.empty()) slots_.erase(it);
 }

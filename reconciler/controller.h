@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -75,9 +76,13 @@ class Controller {
   // --- for tests that drive the controller by hand, without start() ---
   // Applies the informer's pending events, waiting until `deadline`.
   Status pump_events(std::chrono::steady_clock::time_point deadline);
-  // Reconciles every key that is ready now, on the calling thread.
-  void run_ready();
+  // Reconciles the keys that are ready now (at most `limit` of them), on
+  // the calling thread.
+  void run_ready(size_t limit = SIZE_MAX);
   size_t running_attempts() const { return running_.load(); }
+  // Reconciles run so far; echoes of the controller's own writes skipped do
+  // not count.
+  uint64_t reconciles() const { return reconciles_.load(); }
 
  private:
   struct ActiveAttempt;
@@ -134,7 +139,7 @@ class Controller {
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
 
-  // Guards everything below, except running_.
+  // Guards everything below, except the atomics.
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<ActiveAttempt>> active_;
   std::map<std::string, Slot> slots_;  // only slots someone owns or waits for
@@ -155,7 +160,19 @@ class Controller {
   std::map<uint64_t, std::string> capacity_line_;     // place → key
   std::set<std::string> capacity_woken_;              // queued to take room, not yet reconciled
   uint64_t capacity_places_ = 0;
+  // The echo of a reconcile's own write: key → the resourceVersion it
+  // wrote, kept when it then found nothing left to do. The event that write
+  // causes queues the key again; if the informer still holds that version
+  // and nothing inside the controller asked for the key since (nudge: an
+  // attempt's end, room, a slot), the reconcile would decide the same, so
+  // it is skipped: half of a burst's reconciles were echoes. Entries of
+  // both live until the key's next process(), which their queueing ensures.
+  bool is_echo(const std::string& key);  // takes the key's entry out
+  void nudge(const std::string& key);
+  std::map<std::string, std::string> settled_at_;
+  std::set<std::string> nudged_;
   std::atomic<size_t> running_{0};
+  std::atomic<uint64_t> reconciles_{0};
 };
 
 }  // namespace solti::reconciler

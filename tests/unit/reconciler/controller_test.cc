@@ -68,6 +68,40 @@ class FakeRunner final : public runners::Runner {
   boost::asio::io_context& loop_;
 };
 
+// The Task strategy, with a hook run inside each /status write: while the
+// writing reconcile has the controller unlocked.
+class StatusWriteHook final : public api::Strategy {
+ public:
+  explicit StatusWriteHook(const api::Strategy& inner) : inner_(inner) {}
+  mutable std::function<void()> hook;
+
+  const api::ResourceInfo& info() const override { return inner_.info(); }
+  api::Checked check(const Json& o) const override { return inner_.check(o); }
+  FieldErrors validate(const Json& o) const override { return inner_.validate(o); }
+  void prepare_for_create(Json& o) const override { inner_.prepare_for_create(o); }
+  void prepare_for_update(Json& o, const Json& old) const override {
+    inner_.prepare_for_update(o, old);
+  }
+  void prepare_for_status_update(Json& o, const Json& old) const override {
+    if (auto run = std::exchange(hook, nullptr)) run();
+    inner_.prepare_for_status_update(o, old);
+  }
+  std::vector<std::string_view> selectable_fields() const override {
+    return inner_.selectable_fields();
+  }
+  std::string field_value(const Json& o, std::string_view f) const override {
+    return inner_.field_value(o, f);
+  }
+  Json table_columns() const override { return inner_.table_columns(); }
+  Json table_cells(const Json& o, Timestamp now) const override {
+    return inner_.table_cells(o, now);
+  }
+  Json openapi_schema() const override { return inner_.openapi_schema(); }
+
+ private:
+  const api::Strategy& inner_;
+};
+
 // Pins every random draw to the top of its range.
 class MaxRandom final : public RandomSource {
  public:
@@ -210,6 +244,70 @@ TEST_F(ControllerTest, SuccessfulAttemptEndsSucceededWithItsTaskRun) {
   EXPECT_EQ(r->metadata.owner_references[0].uid, t.metadata.uid);
   EXPECT_EQ(runner_->started.size(), 1u);
   EXPECT_EQ(controller_->running_attempts(), 0u);
+}
+
+TEST_F(ControllerTest, TheEchoOfItsOwnWriteIsNotReconciledAgain) {
+  create("echo", {});
+  settle();
+  ASSERT_EQ(runner_->started.size(), 1u);
+  // The create's event; the echo of the finalizer and Running is skipped.
+  EXPECT_EQ(controller_->reconciles(), 1u);
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  settle();
+  EXPECT_EQ(task("echo").status.phase, TaskPhase::kSucceeded);
+  // The attempt's end; the echo of Succeeded is skipped.
+  EXPECT_EQ(controller_->reconciles(), 2u);
+
+  // A write by someone else is not an echo.
+  auto labeled =
+      tasks_->patch("default", "echo", api::PatchType::kMerge,
+                    {{"metadata", {{"labels", {{"a", "b"}}}}}}, api::Subresource::kMain, {});
+  ASSERT_TRUE(labeled.ok()) << labeled.status().to_string();
+  settle();
+  EXPECT_EQ(controller_->reconciles(), 3u);
+}
+
+TEST_F(ControllerTest, AnEchoQueuedWithANudgeIsStillReconciled) {
+  start_controller(1);
+  create("first", {});
+  settle();
+  create("second", {});
+  ASSERT_TRUE(controller_->pump_events(std::chrono::steady_clock::now() + 2ms).ok());
+  controller_->run_ready();
+  ASSERT_EQ(condition(task("second"), "Reconciling"), "True/WaitingForCapacity");
+  // first's end is queued before the echo of second's Pending, so second is
+  // taken once for both: the capacity first's end frees, and its echo.
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  loop_.restart();
+  loop_.poll();
+  ASSERT_TRUE(controller_->pump_events(std::chrono::steady_clock::now() + 2ms).ok());
+  controller_->run_ready();
+  EXPECT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(task("second").status.phase, TaskPhase::kRunning);
+}
+
+TEST_F(ControllerTest, ANudgeWhileTheReconcileWritesIsNotLostToItsEcho) {
+  StatusWriteHook hooked(*task_strategy_);
+  tasks_ = std::make_unique<api::Registry>(*store_, hooked, clock_);
+  start_controller(1);
+  create("first", {});
+  settle();
+  create("second", {});
+  ASSERT_TRUE(controller_->pump_events(std::chrono::steady_clock::now() + 2ms).ok());
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  // While second writes that it waits for room, first's end is reconciled
+  // and frees the room, waking second before its write is done.
+  hooked.hook = [&] {
+    loop_.restart();
+    loop_.poll();
+    controller_->run_ready();
+  };
+  controller_->run_ready(1);
+  ASSERT_EQ(task("first").status.phase, TaskPhase::kSucceeded);
+  // The echo of second's write is in before second is taken again.
+  settle();
+  EXPECT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(task("second").status.phase, TaskPhase::kRunning);
 }
 
 TEST_F(ControllerTest, NeverPolicyFailureIsExhaustedWithTheExitCode) {
