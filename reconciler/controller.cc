@@ -375,6 +375,7 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
         slots_[sk].queue.insert(entry);
         waiting_in_[key] = sk;
       }
+      if (next_in_free_slot(sk, key)) nudge(key);
       return settle(TaskPhase::kPending, reason::kQueued,
                     "waiting in the queue of slot " + slot_name);
     }
@@ -389,6 +390,7 @@ Result<Controller::Requeue> Controller::admit_and_start(const std::string& key, 
         auto it = active_.find(slot.owner);
         if (it != active_.end()) cancel(*it->second, reason::kSupersededByReplace);
       }
+      if (next_in_free_slot(sk, key)) nudge(key);
       return settle(TaskPhase::kPending, reason::kWaitingForSlot,
                     "replacing task " + split_key(holder).second + " in slot " + slot_name);
     }
@@ -688,6 +690,14 @@ void Controller::leave_slots(const std::string& key, const std::string& except) 
     if (slot.empty()) slots_.erase(it);
   }
   waiting_in_.erase(waiting);
+}
+
+bool Controller::next_in_free_slot(const std::string& sk, const std::string& key) const {
+  auto it = slots_.find(sk);
+  if (it == slots_.end() || !it->second.owner.empty()) return false;
+  const Slot& slot = it->second;
+  return slot.next == key ||
+         (slot.next.empty() && !slot.queue.empty() && slot.queue.begin()->second == key);
 }
 
 void Controller::release_slot(const std::string& sk, const std::string& key) {

@@ -124,6 +124,10 @@ class Controller {
   std::string slot_key(const Task& task) const;
   void leave_slots(const std::string& key, const std::string& except = "");
   void release_slot(const std::string& slot_key, const std::string& key);
+  // Whether `key` goes first in a slot nobody owns: its next look admits it.
+  // A key that joins a slot and finds it so has nothing else to wake it (no
+  // owner's end, and its write's echo is skipped), so it nudges itself.
+  bool next_in_free_slot(const std::string& slot_key, const std::string& key) const;
 
   api::Registry& tasks_;
   api::Registry& task_runs_;

@@ -310,6 +310,56 @@ TEST_F(ControllerTest, ANudgeWhileTheReconcileWritesIsNotLostToItsEcho) {
   EXPECT_EQ(task("second").status.phase, TaskPhase::kRunning);
 }
 
+TEST_F(ControllerTest, AReplaceThatFindsItsSlotFreeIsNotLeftWaiting) {
+  const Json spec = {{"slot", "s"}, {"admission", "Replace"}};
+  create("r1", spec);
+  settle();
+  create("r2", spec);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 1u);
+  ASSERT_TRUE(runner_->started[0]->canceled_with_grace.has_value());
+  runner_->finish(0, Outcome::kCanceled);
+  loop_.restart();
+  loop_.poll();
+  create("r3", spec);
+  ASSERT_TRUE(controller_->pump_events(std::chrono::steady_clock::now() + 2ms).ok());
+  // r1's end frees the slot and wakes r2, queued behind r3; r3 then displaces
+  // r2 from a slot nobody owns, so no owner's end will wake r3.
+  controller_->run_ready(2);
+  settle();
+  EXPECT_EQ(task("r2").status.reason, "SupersededByReplace");
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_TRUE(runner_->started[1]->request.log_path.find("/r3/") != std::string::npos);
+  EXPECT_EQ(task("r3").status.phase, TaskPhase::kRunning);
+}
+
+TEST_F(ControllerTest, AnOlderTaskThatQueuesFirstInAFreeSlotIsNotLeftWaiting) {
+  const Json spec = {{"slot", "s"}, {"admission", "Queue"}};
+  Json suspended = spec;
+  suspended["suspend"] = true;
+  create("older", suspended);
+  clock_.advance(1s);
+  create("owner", spec);
+  settle();
+  clock_.advance(1s);
+  create("newer", spec);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 1u);
+  ASSERT_EQ(task("newer").status.reason, "Queued");
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  loop_.restart();
+  loop_.poll();
+  patch_spec("older", {{"suspend", false}});
+  ASSERT_TRUE(controller_->pump_events(std::chrono::steady_clock::now() + 2ms).ok());
+  // owner's end frees the slot and wakes newer, queued behind older; older
+  // then queues ahead of newer in a slot nobody owns.
+  controller_->run_ready(2);
+  settle();
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_EQ(task("older").status.phase, TaskPhase::kRunning);
+  EXPECT_EQ(task("newer").status.reason, "Queued");
+}
+
 TEST_F(ControllerTest, NeverPolicyFailureIsExhaustedWithTheExitCode) {
   create("fails", {});
   settle();
