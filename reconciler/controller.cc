@@ -142,8 +142,10 @@ void Controller::process(const std::string& key) {
   const bool nudged = nudged_.erase(key) > 0;
   const bool echo = is_echo(key);
   auto requeue = echo && !nudged ? Result<Requeue>(Requeue{}) : reconcile(key);
-  // A nudge while this reconcile was unlocked may have come after what it
-  // decided from; so may a requeue's reason.
+  // Only a reconcile that ends with nothing left to do leaves its write's
+  // version for the echo check: not one that failed or wants a later look,
+  // nor one nudged while it had mu_ released (the nudge may postdate what
+  // it decided from).
   if (!requeue.ok() || *requeue || nudged_.count(key)) settled_at_.erase(key);
   if (!requeue.ok()) {
     // Conflicts are routine (someone wrote in between): look again soon.
