@@ -490,11 +490,13 @@ class ApiServer::Impl {
       server_ = std::move(tls);
     } else {
       server_ = std::make_unique<HandoffServer>();
+      // Only plain-HTTP watches are handed off; TLS ones stay on their
+      // connection threads. The write timeout is cpp-httplib's, which
+      // threaded watches had.
+      fanout_ = std::make_unique<WatchFanout>(
+          store_, std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4),
+          std::chrono::seconds(CPPHTTPLIB_WRITE_TIMEOUT_SECOND));
     }
-    // The write timeout is cpp-httplib's, which threaded watches had.
-    fanout_ = std::make_unique<WatchFanout>(
-        store_, std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4),
-        std::chrono::seconds(CPPHTTPLIB_WRITE_TIMEOUT_SECOND));
     if (!options_.token_auth_file.empty()) {
       auto auth = TokenAuthenticator::load(options_.token_auth_file);
       if (!auth.ok()) return auth.status();
@@ -1239,7 +1241,7 @@ class ApiServer::Impl {
 
   Metrics metrics_;
   std::unique_ptr<httplib::Server> server_;
-  std::unique_ptr<WatchFanout> fanout_;  // plain-HTTP watches
+  std::unique_ptr<WatchFanout> fanout_;  // plain-HTTP watches; null with TLS
   socket_t listen_socket_ = -1;
   std::optional<TokenAuthenticator> authenticator_;
   std::optional<PolicyAuthorizer> authorizer_;

@@ -581,7 +581,8 @@ Status Controller::write_task(Json& object, Task& task, Json desired,
     object = Json::parse(*written->object, nullptr, false);
     task = decode<Task>(object);
   }
-  settled_at_[task.metadata.namespace_ + "/" + task.metadata.name] = task.metadata.resource_version;
+  settled_at_[Informer::key_of(task.metadata.namespace_, task.metadata.name)] =
+      task.metadata.resource_version;
   return Status::Ok();
 }
 

@@ -34,8 +34,10 @@ std::unique_ptr<ListWatch> registry_list_watch(api::Registry& registry) {
 Informer::Informer(ListWatch& source, Handler on_change)
     : source_(source), on_change_(std::move(on_change)) {}
 
-std::string Informer::key_of(const ObjectIdentity& identity) {
-  return identity.namespace_ + "/" + identity.name;
+std::string Informer::key_of(std::string_view ns, std::string_view name) {
+  std::string key;
+  key.reserve(ns.size() + 1 + name.size());
+  return key.append(ns).append("/").append(name);
 }
 
 Status Informer::relist() {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "apiserver/registry.h"
@@ -52,7 +53,11 @@ class Informer {
   // The resourceVersion the cache reflects.
   std::string resource_version() const;
 
-  static std::string key_of(const ObjectIdentity& identity);
+  // The key the handler is called with: "namespace/name".
+  static std::string key_of(std::string_view ns, std::string_view name);
+  static std::string key_of(const ObjectIdentity& identity) {
+    return key_of(identity.namespace_, identity.name);
+  }
 
  private:
   Status relist();
