@@ -2,10 +2,11 @@
 //
 // Write path: a writer takes mu_, checks its preconditions against the
 // latest state of the key (the `pending_` overlay of writes not yet durable,
-// else RocksDB), takes the next revision, queues its write and waits. One
-// commit thread takes everything queued, writes it as one WriteBatch (objects,
-// revision log and the revision counter together) with one WAL sync, then
-// publishes the events to the watch hub and wakes the writers. Revisions are
+// else RocksDB), takes the next revision, queues its write and waits (or,
+// for create_async, returns). One commit thread takes everything queued,
+// writes it as one WriteBatch (objects, revision log and the revision counter
+// together) with one WAL sync, then publishes the events to the watch hub,
+// wakes the waiting writers and calls the others. Revisions are
 // assigned and committed in the same order, so the log never has gaps.
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -86,7 +87,23 @@ struct PendingWrite {
   std::shared_ptr<const std::string> prev_value;
   std::string record;  // encoded ObjectRecord; empty for deletes
   int64_t time_ms = 0;
+  // Called with the batch's outcome by the committing thread; empty for a
+  // writer that waits on the batch instead.
+  std::function<void(const Status&)> on_durable;
 };
+
+StoredObject created_object(const PendingWrite& write, const KeyState& state) {
+  return {write.key, write.value, write.revision, write.revision, state.uid};
+}
+
+// Tells a batch's writers its outcome: those waiting, and those that asked
+// to be called.
+void finish_batch(std::vector<PendingWrite>& batch, BatchWaiters& waiters, const Status& outcome) {
+  waiters.finish(outcome);
+  for (auto& w : batch) {
+    if (w.on_durable) w.on_durable(outcome);
+  }
+}
 
 }  // namespace
 
@@ -152,6 +169,8 @@ class RocksStore final : public Store, private History {
   Result<StoredObject> get(std::string_view key) override;
   Result<ListResult> list(const ListOptions& options) override;
   Result<StoredObject> create(std::string_view key, Json object) override;
+  void create_async(std::string_view key, Json object,
+                    std::function<void(Result<StoredObject>)> done) override;
   Result<StoredObject> update(std::string_view key, Json object,
                               const Preconditions& preconditions) override;
   Result<StoredObject> remove(std::string_view key, const Preconditions& preconditions) override;
@@ -180,7 +199,15 @@ class RocksStore final : public Store, private History {
   // The state of an existing key that a write may replace: kUnavailable or
   // the sticky failure when not writable, kNotFound, kConflict.
   Result<KeyState> existing_state_locked(std::string_view key, const Preconditions& preconditions);
-  // Queues `write`, records `state` as the key's latest, waits until durable.
+  // Assigns the create's revision, uid and creation time and builds its
+  // write; kAlreadyExists, or not writable.
+  Result<std::pair<PendingWrite, KeyState>> prepare_create_locked(std::string_view key,
+                                                                  Json object);
+  // Queues `write` and records `state` as the key's latest; returns the
+  // batch it joined. Releases `lock`.
+  std::shared_ptr<BatchWaiters> enqueue(std::unique_lock<std::mutex>& lock, PendingWrite write,
+                                        KeyState state);
+  // enqueue(), then waits until the write is durable.
   Status commit(std::unique_lock<std::mutex>& lock, PendingWrite write, KeyState state);
   Status writable_locked() const;
   void commit_loop();
@@ -336,20 +363,26 @@ Result<KeyState> RocksStore::existing_state_locked(std::string_view key,
   return current;
 }
 
-Status RocksStore::commit(std::unique_lock<std::mutex>& lock, PendingWrite write, KeyState state) {
+std::shared_ptr<BatchWaiters> RocksStore::enqueue(std::unique_lock<std::mutex>& lock,
+                                                  PendingWrite write, KeyState state) {
   pending_[write.key] = std::move(state);
   queue_.push_back(std::move(write));
   work_cv_.notify_one();
-  const auto batch = queued_batch_;
+  auto batch = queued_batch_;
   lock.unlock();
+  return batch;
+}
+
+Status RocksStore::commit(std::unique_lock<std::mutex>& lock, PendingWrite write, KeyState state) {
+  const auto batch = enqueue(lock, std::move(write), std::move(state));
   std::unique_lock wait(batch->mu);
   batch->done_cv.wait(wait, [&] { return batch->done; });
   return batch->status;
 }
 
-Result<StoredObject> RocksStore::create(std::string_view key, Json object) {
+Result<std::pair<PendingWrite, KeyState>> RocksStore::prepare_create_locked(std::string_view key,
+                                                                            Json object) {
   if (key.empty()) return Status(StatusCode::kBadRequest, "empty key");
-  std::unique_lock lock(mu_);
   if (Status s = writable_locked(); !s.ok()) return s;
   auto current = current_state_locked(key);
   if (!current.ok()) return current.status();
@@ -364,13 +397,43 @@ Result<StoredObject> RocksStore::create(std::string_view key, Json object) {
   ++last_assigned_;
 
   auto value = stored_text(object);
-  PendingWrite write{
-      revision, std::string(key), EventType::kAdded,
-      value,    nullptr,          encode_object_record({revision, revision, now, uid, *value}),
-      now};
+  PendingWrite write{revision,
+                     std::string(key),
+                     EventType::kAdded,
+                     value,
+                     nullptr,
+                     encode_object_record({revision, revision, now, uid, *value}),
+                     now,
+                     {}};
   KeyState state{true, revision, revision, now, uid, value};
+  return std::pair{std::move(write), std::move(state)};
+}
+
+Result<StoredObject> RocksStore::create(std::string_view key, Json object) {
+  std::unique_lock lock(mu_);
+  auto prepared = prepare_create_locked(key, std::move(object));
+  if (!prepared.ok()) return prepared.status();
+  auto& [write, state] = *prepared;
+  StoredObject created = created_object(write, state);
   if (Status s = commit(lock, std::move(write), std::move(state)); !s.ok()) return s;
-  return StoredObject{std::string(key), value, revision, revision, uid};
+  return created;
+}
+
+void RocksStore::create_async(std::string_view key, Json object,
+                              std::function<void(Result<StoredObject>)> done) {
+  std::unique_lock lock(mu_);
+  auto prepared = prepare_create_locked(key, std::move(object));
+  if (!prepared.ok()) {
+    lock.unlock();
+    return done(prepared.status());
+  }
+  auto& [write, state] = *prepared;
+  write.on_durable = [done = std::move(done),
+                      created = created_object(write, state)](const Status& outcome) {
+    if (outcome.ok()) return done(created);
+    done(outcome);
+  };
+  enqueue(lock, std::move(write), std::move(state));
 }
 
 Result<StoredObject> RocksStore::update(std::string_view key, Json object,
@@ -393,7 +456,8 @@ Result<StoredObject> RocksStore::update(std::string_view key, Json object,
                      current->value,
                      encode_object_record({current->create_revision, revision,
                                            current->create_time_ms, current->uid, *value}),
-                     now};
+                     now,
+                     {}};
   KeyState state{true, current->create_revision, revision, current->create_time_ms, current->uid,
                  value};
   if (Status s = commit(lock, std::move(write), std::move(state)); !s.ok()) return s;
@@ -413,8 +477,8 @@ Result<StoredObject> RocksStore::remove(std::string_view key, const Precondition
     last["metadata"]["resourceVersion"] = std::to_string(revision);
   }
   auto value = stored_text(last);
-  PendingWrite write{revision, std::string(key), EventType::kDeleted, value, current->value, "",
-                     now};
+  PendingWrite write{
+      revision, std::string(key), EventType::kDeleted, value, current->value, "", now, {}};
   KeyState state;
   state.mod_revision = revision;
   if (Status s = commit(lock, std::move(write), std::move(state)); !s.ok()) return s;
@@ -437,7 +501,7 @@ void RocksStore::commit_loop() {
     // Writes queued behind a failed batch fail with it: their revisions
     // would follow ones that were never committed.
     if (!failed.ok()) {
-      waiters->finish(std::move(failed));
+      finish_batch(batch, *waiters, failed);
       continue;
     }
 
@@ -468,7 +532,7 @@ void RocksStore::commit_loop() {
         std::lock_guard lock(mu_);
         failure_ = failure;
       }
-      waiters->finish(std::move(failure));
+      finish_batch(batch, *waiters, failure);
       durable_cv_.notify_all();
       continue;
     }
@@ -486,7 +550,7 @@ void RocksStore::commit_loop() {
     // After committed_ moved: a client may name an event's revision (a list
     // or watch from it) the moment it sees the event.
     hub_->publish(std::move(events));
-    waiters->finish(Status::Ok());
+    finish_batch(batch, *waiters, Status::Ok());
     durable_cv_.notify_all();
   }
 }

@@ -139,6 +139,17 @@ class Store {
   virtual Result<ListResult> list(const ListOptions& options) = 0;
   // Sets metadata.uid, creationTimestamp and resourceVersion. kAlreadyExists.
   virtual Result<StoredObject> create(std::string_view key, Json object) = 0;
+  // create() without waiting for the fsync: returns at once and calls
+  // `done` exactly once with what create() would have returned. A create
+  // refused up front calls it on this thread before returning; one that was
+  // queued calls it on the committing thread once durable (or failed),
+  // after its event reached the watchers, and in the order of the writes.
+  // `done` must be quick and must not call the store. Lets a server answer
+  // many clients without a thread asleep per write.
+  virtual void create_async(std::string_view key, Json object,
+                            std::function<void(Result<StoredObject>)> done) {
+    done(create(key, std::move(object)));
+  }
   // Replaces the object; keeps its uid and creationTimestamp; sets
   // resourceVersion. kNotFound, kConflict.
   virtual Result<StoredObject> update(std::string_view key, Json object,

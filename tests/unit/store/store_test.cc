@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "store/continue_token.h"
 #include "store/record.h"
@@ -50,6 +53,74 @@ TEST_F(StoreTest, CreateOfAnExistingKeyIsAlreadyExistsAndWritesNothing) {
   EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->revision(), 1u);
   EXPECT_EQ(parse(*store_->get(key("a")))["value"], 0);
+}
+
+// What create_async's callbacks saw, in the order they were called.
+struct AsyncOutcomes {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<std::pair<std::string, Result<StoredObject>>> calls;
+  std::thread::id last_thread;
+
+  std::function<void(Result<StoredObject>)> recorder(std::string name) {
+    return [this, name](Result<StoredObject> outcome) {
+      std::lock_guard lock(mu);
+      calls.emplace_back(name, std::move(outcome));
+      last_thread = std::this_thread::get_id();
+      changed.notify_all();
+    };
+  }
+  bool wait_for(size_t count) {
+    std::unique_lock lock(mu);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return calls.size() >= count; });
+  }
+};
+
+TEST_F(StoreTest, AsyncCreatesAnswerOnceDurableInWriteOrderFromTheCommitter) {
+  AsyncOutcomes outcomes;
+  for (const char* name : {"a", "b", "c"})
+    store_->create_async(key(name), object(name), outcomes.recorder(name));
+  ASSERT_TRUE(outcomes.wait_for(3));
+  std::lock_guard lock(outcomes.mu);
+  EXPECT_NE(outcomes.last_thread, std::this_thread::get_id());
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& [name, created] = outcomes.calls[i];
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    EXPECT_EQ(name, std::string(1, char('a' + i)));
+    EXPECT_EQ(created->mod_revision, i + 1);
+    EXPECT_EQ(created->key, key(name));
+    Json stored = parse(*created);
+    EXPECT_EQ(stored["metadata"]["resourceVersion"], std::to_string(i + 1));
+    EXPECT_EQ(stored["metadata"]["uid"], created->uid);
+    // Answered only once durable and visible.
+    EXPECT_GE(store_->revision(), i + 1);
+    auto got = store_->get(key(name));
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(*got->value, *created->value);
+  }
+}
+
+TEST_F(StoreTest, AnAsyncCreateRefusedUpFrontAnswersOnTheCallersThread) {
+  ASSERT_TRUE(store_->create(key("a"), object("a")).ok());
+  AsyncOutcomes outcomes;
+  store_->create_async(key("a"), object("a", 2), outcomes.recorder("a"));
+  store_->create_async(key("b"), Json::array(), outcomes.recorder("b"));
+  std::lock_guard lock(outcomes.mu);
+  ASSERT_EQ(outcomes.calls.size(), 2u);
+  EXPECT_EQ(outcomes.calls[0].second.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(outcomes.calls[1].second.status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(outcomes.last_thread, std::this_thread::get_id());
+  EXPECT_EQ(store_->revision(), 1u);
+}
+
+TEST_F(StoreTest, AnAsyncCreateTheLogRefusesAnswersWithTheFailure) {
+  ASSERT_EQ(testing::break_write_ahead_log(dir_), 1);
+  AsyncOutcomes outcomes;
+  store_->create_async(key("a"), object("a"), outcomes.recorder("a"));
+  ASSERT_TRUE(outcomes.wait_for(1));
+  std::lock_guard lock(outcomes.mu);
+  EXPECT_EQ(outcomes.calls[0].second.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(store_->get(key("a")).status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(StoreTest, RejectsValuesThatAreNotObjects) {
