@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <limits>
 #include <random>
 
@@ -17,6 +18,14 @@ namespace {
 constexpr int kMaxConflictRetries = 1000;
 
 Json parse(const std::string& text) { return Json::parse(text, nullptr, false); }
+
+// Starts a write that answers through a callback and waits for the answer.
+template <typename Start>
+Result<WriteResult> wait_for_write(Start start) {
+  std::promise<Result<WriteResult>> answer;
+  start([&answer](Result<WriteResult> outcome) { answer.set_value(std::move(outcome)); });
+  return answer.get_future().get();
+}
 
 std::string string_at(const Json& object, std::string_view section, std::string_view field) {
   auto s = object.find(section);
@@ -220,14 +229,20 @@ Result<ListPage> Registry::list(const std::string& ns, const ListQuery& query) {
 
 Result<WriteResult> Registry::create(const std::string& ns, Json object,
                                      const WriteOptions& options) {
+  return wait_for_write(
+      [&](WriteCallback done) { create(ns, std::move(object), options, std::move(done)); });
+}
+
+void Registry::create(const std::string& ns, Json object, const WriteOptions& options,
+                      WriteCallback done) {
   if (!object.is_object())
-    return Status(StatusCode::kBadRequest, "the request body must be an object");
+    return done(Status(StatusCode::kBadRequest, "the request body must be an object"));
   Json& meta = metadata_of(object);
   std::string body_ns = string_at(object, "metadata", "namespace");
   if (!body_ns.empty() && body_ns != ns) {
-    return Status(StatusCode::kBadRequest,
-                  "the namespace of the provided object does not match the namespace sent on the "
-                  "request");
+    return done(Status(StatusCode::kBadRequest,
+                       "the namespace of the provided object does not match the namespace sent "
+                       "on the request"));
   }
   meta["namespace"] = ns;
   if (string_at(object, "metadata", "name").empty()) {
@@ -235,10 +250,10 @@ Result<WriteResult> Registry::create(const std::string& ns, Json object,
     if (!generate.empty()) meta["name"] = generate + random_suffix();
   }
   if (!string_at(object, "metadata", "resourceVersion").empty()) {
-    return Status(StatusCode::kBadRequest,
-                  "resourceVersion should not be set on objects to be created");
+    return done(Status(StatusCode::kBadRequest,
+                       "resourceVersion should not be set on objects to be created"));
   }
-  return create_object(ns, std::move(object), options, Ownership::kRecordUpdate);
+  create_object(ns, std::move(object), options, Ownership::kRecordUpdate, std::move(done));
 }
 
 ManagerContext Registry::manager_context(const WriteOptions& options,
@@ -247,8 +262,8 @@ ManagerContext Registry::manager_context(const WriteOptions& options,
           subresource == Subresource::kStatus, clock_.now()};
 }
 
-Result<WriteResult> Registry::create_object(const std::string& ns, Json object,
-                                            const WriteOptions& options, Ownership ownership) {
+void Registry::create_object(const std::string& ns, Json object, const WriteOptions& options,
+                             Ownership ownership, WriteCallback done) {
   const std::string name = string_at(object, "metadata", "name");
   WriteResult result;
   Checked checked = strategy_.check(object);
@@ -256,8 +271,8 @@ Result<WriteResult> Registry::create_object(const std::string& ns, Json object,
   if (Status s =
           handle_unknown_fields(checked.unknown_fields, options.field_validation, result.warnings);
       !s.ok())
-    return s;
-  if (!checked.errors.empty()) return invalid(name, std::move(checked.errors));
+    return done(s);
+  if (!checked.errors.empty()) return done(invalid(name, std::move(checked.errors)));
   Json stored = std::move(checked.object);
   strategy_.prepare_for_create(stored);
   Json& stored_meta = metadata_of(stored);
@@ -268,27 +283,28 @@ Result<WriteResult> Registry::create_object(const std::string& ns, Json object,
   }
   result.created = true;
 
+  auto already_exists = [this, name] {
+    return Status(StatusCode::kAlreadyExists,
+                  info().qualified() + " \"" + name + "\" already exists");
+  };
   if (options.dry_run) {
     // What the store would stamp, without a resourceVersion.
-    auto exists = store_.get(key(ns, name));
-    if (exists.ok()) {
-      return Status(StatusCode::kAlreadyExists,
-                    info().qualified() + " \"" + name + "\" already exists");
-    }
+    if (store_.get(key(ns, name)).ok()) return done(already_exists());
     stored_meta["creationTimestamp"] = format_rfc3339(clock_.now());
     result.object = raw(stored);
-    return result;
+    return done(std::move(result));
   }
-  auto created = store_.create(key(ns, name), std::move(stored));
-  if (!created.ok()) {
-    if (created.status().code() == StatusCode::kAlreadyExists) {
-      return Status(StatusCode::kAlreadyExists,
-                    info().qualified() + " \"" + name + "\" already exists");
-    }
-    return created.status();
-  }
-  result.object = created->value;
-  return result;
+  store_.create_async(key(ns, name), std::move(stored),
+                      [done = std::move(done), result = std::move(result),
+                       already_exists](Result<store::StoredObject> created) mutable {
+                        if (!created.ok()) {
+                          if (created.status().code() == StatusCode::kAlreadyExists)
+                            return done(already_exists());
+                          return done(created.status());
+                        }
+                        result.object = created->value;
+                        done(std::move(result));
+                      });
 }
 
 Result<WriteResult> Registry::write_update(
@@ -493,8 +509,10 @@ Result<WriteResult> Registry::apply(const std::string& ns, const std::string& na
     }
     auto merged = merge(Json());
     if (!merged.ok()) return merged.status();
-    auto created =
-        create_object(ns, std::move(merged).value(), options, Ownership::kAlreadyApplied);
+    auto created = wait_for_write([&](WriteCallback done) {
+      create_object(ns, std::move(merged).value(), options, Ownership::kAlreadyApplied,
+                    std::move(done));
+    });
     if (created.ok()) created->warnings = warnings_only.warnings;
     if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) return created;
     // Created by someone else meanwhile: apply to theirs.

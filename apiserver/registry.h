@@ -17,6 +17,7 @@
 // kubectl users know ("tasks.solti.io \"x\" not found").
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,9 @@ struct WriteResult {
   bool created = false;
   std::vector<std::string> warnings;
 };
+
+// Receives a write's outcome; see Registry::create.
+using WriteCallback = std::function<void(Result<WriteResult>)>;
 
 struct DeleteOptions {
   std::optional<std::string> uid;               // preconditions.uid
@@ -111,6 +115,11 @@ class Registry {
   // `ns` empty: all namespaces.
   Result<ListPage> list(const std::string& ns, const ListQuery& query);
   Result<WriteResult> create(const std::string& ns, Json object, const WriteOptions& options);
+  // create() without a thread waiting for the fsync: calls `done` exactly
+  // once, on this thread when the create is refused or a dry run, else on
+  // the store's committing thread once durable (store::Store::create_async),
+  // so `done` must be quick and must not call the registry.
+  void create(const std::string& ns, Json object, const WriteOptions& options, WriteCallback done);
   Result<WriteResult> update(const std::string& ns, const std::string& name, Json object,
                              Subresource subresource, const WriteOptions& options);
   Result<WriteResult> patch(const std::string& ns, const std::string& name, PatchType type,
@@ -136,8 +145,8 @@ class Registry {
   // already set managedFields itself.
   enum class Ownership { kRecordUpdate, kAlreadyApplied };
 
-  Result<WriteResult> create_object(const std::string& ns, Json object, const WriteOptions& options,
-                                    Ownership ownership);
+  void create_object(const std::string& ns, Json object, const WriteOptions& options,
+                     Ownership ownership, WriteCallback done);
   Result<WriteResult> write_update(const std::string& ns, const std::string& name,
                                    const std::function<Result<Json>(const Json& current)>& change,
                                    Subresource subresource, const WriteOptions& options,
