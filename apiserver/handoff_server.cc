@@ -11,17 +11,53 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 namespace solti::api {
+
+// A late reply's state, shared by the reply (the handler's side) and the
+// connection's stream. The sender writes what the socket takes at once; the
+// connection's thread writes any rest, and never touches the socket before
+// the reply is out.
+struct HandoffServer::LateReply::Slot {
+  enum class State { kWaiting, kPartlySent, kSent, kFailed };
+
+  Slot(int sock, bool close, std::string keep_alive)
+      : sock(sock), close(close), keep_alive(std::move(keep_alive)) {}
+
+  // Any thread, once (the first call wins).
+  void send(const httplib::Response& response);
+  // The connection's thread: waits for the reply and writes what it left;
+  // false when the connection failed.
+  bool settle();
+  // The connection's thread: writes what the sender left, if anything.
+  bool send_rest_if_left();
+
+  const int sock;
+  const bool close;              // the last response on the connection
+  const std::string keep_alive;  // else, the Keep-Alive header's value
+  std::mutex mu;
+  std::condition_variable answered;
+  State state = State::kWaiting;
+  std::string rest;  // kPartlySent: what the socket did not take
+
+ private:
+  bool send_rest_locked();
+};
+
 namespace {
 
 class SocketStream;
 
 struct Connection {
   SocketStream* stream;
+  std::string keep_alive;    // the Keep-Alive header's value, as cpp-httplib writes it
+  size_t requests_left = 0;  // on this connection, this one included
   bool taken = false;
+  bool replying_later = false;
 };
 
 thread_local Connection* current_connection = nullptr;
@@ -119,6 +155,8 @@ class SocketStream final : public httplib::Stream {
 
   // Partial writes are fine: cpp-httplib writes the rest.
   ssize_t write(const char* ptr, size_t size) override {
+    if (muted_) return ssize_t(size);
+    if (!settle()) return -1;
     if (held_.empty()) {
       if (size > kMaxHeld) return send_some(ptr, size);
       held_.assign(ptr, size);
@@ -142,8 +180,10 @@ class SocketStream final : public httplib::Stream {
     return ssize_t(sent);
   }
 
-  // Sends what is held; false when the connection failed.
+  // Sends what is held, after any late reply; false when the connection
+  // failed.
   bool flush() const {
+    if (!settle()) return false;
     while (!held_.empty()) {
       ssize_t n = send_some(held_.data(), held_.size());
       if (n <= 0) return false;
@@ -168,6 +208,24 @@ class SocketStream final : public httplib::Stream {
 
   size_t buffered() const { return end_ - begin_; }
 
+  // The current request is answered through `slot`: its response, which
+  // cpp-httplib writes next, is dropped until unmute().
+  void reply_later(std::shared_ptr<HandoffServer::LateReply::Slot> slot) {
+    late_ = std::move(slot);
+    muted_ = true;
+  }
+  void unmute() { muted_ = false; }
+
+  // Waits until a late reply is out; false when the connection failed.
+  bool settle() const {
+    if (!late_) return true;
+    const bool sent = late_->settle();
+    late_.reset();
+    return sent;
+  }
+  // Writes what a late reply's sender left without waiting for the reply.
+  bool send_rest_if_left() const { return !late_ || late_->send_rest_if_left(); }
+
  private:
   static constexpr size_t kMaxHeld = 4096;  // response heads are a few hundred bytes
 
@@ -185,12 +243,150 @@ class SocketStream final : public httplib::Stream {
   std::array<char, 16 * 1024> buffer_;
   size_t begin_ = 0;
   size_t end_ = 0;
-  mutable std::string held_;  // written, not yet sent
+  mutable std::string held_;                                      // written, not yet sent
+  mutable std::shared_ptr<HandoffServer::LateReply::Slot> late_;  // goes out before anything else
+  bool muted_ = false;
   mutable std::string remote_ip_, local_ip_;
   mutable int remote_port_ = -1, local_port_ = -1;
 };
 
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
+  }
+}
+
+// `response` as cpp-httplib writes it (headers in its order), uncompressed.
+std::string response_text(const httplib::Response& response, bool close,
+                          const std::string& keep_alive) {
+  httplib::Headers headers = response.headers;
+  headers.erase("Content-Length");
+  headers.emplace("Content-Length", std::to_string(response.body.size()));
+  if (close) {
+    headers.emplace("Connection", "close");
+  } else {
+    headers.emplace("Keep-Alive", keep_alive);
+  }
+  std::string text =
+      "HTTP/1.1 " + std::to_string(response.status) + " " + reason_phrase(response.status) + "\r\n";
+  for (const auto& [name, value] : headers) text += name + ": " + value + "\r\n";
+  text += "\r\n";
+  text += response.body;
+  return text;
+}
+
+ssize_t send_retrying(int sock, const char* ptr, size_t size, int flags) {
+  ssize_t n;
+  do {
+    n = ::send(sock, ptr, size, flags | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
 }  // namespace
+
+void HandoffServer::LateReply::Slot::send(const httplib::Response& response) {
+  const std::string text = response_text(response, close, keep_alive);
+  std::lock_guard lock(mu);
+  if (state != State::kWaiting) return;
+  // Never blocks the sender (the store's committing thread): a socket
+  // that takes only part leaves the rest to the connection's thread.
+  const ssize_t n = send_retrying(sock, text.data(), text.size(), MSG_DONTWAIT);
+  if (n == ssize_t(text.size())) {
+    state = State::kSent;
+  } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    state = State::kFailed;
+  } else {
+    rest = text.substr(n < 0 ? 0 : size_t(n));
+    state = State::kPartlySent;
+  }
+  answered.notify_all();
+}
+
+bool HandoffServer::LateReply::Slot::settle() {
+  std::unique_lock lock(mu);
+  answered.wait(lock, [&] { return state != State::kWaiting; });
+  return send_rest_locked();
+}
+
+bool HandoffServer::LateReply::Slot::send_rest_if_left() {
+  std::lock_guard lock(mu);
+  return state == State::kWaiting || send_rest_locked();
+}
+
+bool HandoffServer::LateReply::Slot::send_rest_locked() {
+  // Blocking, within the socket's SO_SNDTIMEO.
+  while (state == State::kPartlySent) {
+    const ssize_t n = send_retrying(sock, rest.data(), rest.size(), 0);
+    if (n <= 0) {
+      state = State::kFailed;
+    } else if (rest.erase(0, size_t(n)); rest.empty()) {
+      state = State::kSent;
+    }
+  }
+  return state == State::kSent;
+}
+
+HandoffServer::LateReply::LateReply(std::shared_ptr<Slot> slot) : slot_(std::move(slot)) {}
+
+HandoffServer::LateReply::~LateReply() {
+  httplib::Response unanswered;
+  unanswered.status = 500;
+  unanswered.set_content("internal server error: the request was not answered", "text/plain");
+  slot_->send(unanswered);  // nothing when it was answered
+}
+
+void HandoffServer::LateReply::send(const httplib::Response& response) { slot_->send(response); }
+
+std::shared_ptr<HandoffServer::LateReply> HandoffServer::reply_later(
+    const httplib::Request& request) {
+  Connection* c = current_connection;
+  // flush(): a late reply before this one, and a held "100 Continue", go
+  // out first.
+  if (!c || c->taken || c->replying_later || !c->stream->flush()) return nullptr;
+  const bool close = c->requests_left == 1 || request.get_header_value("Connection") == "close";
+  auto slot = std::make_shared<LateReply::Slot>(c->stream->socket(), close, c->keep_alive);
+  c->stream->reply_later(slot);
+  c->replying_later = true;
+  return std::make_shared<LateReply>(std::move(slot));
+}
+
+bool HandoffServer::replying_later() {
+  return current_connection && current_connection->replying_later;
+}
 
 int HandoffServer::take_connection() {
   Connection* c = current_connection;
@@ -202,7 +398,8 @@ int HandoffServer::take_connection() {
 bool HandoffServer::process_and_close_socket(socket_t sock) {
   SocketStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                       to_ms(write_timeout_sec_, write_timeout_usec_));
-  Connection connection{&stream};
+  Connection connection{&stream, "timeout=" + std::to_string(keep_alive_timeout_sec_) +
+                                     ", max=" + std::to_string(keep_alive_max_count_)};
   current_connection = &connection;
   // Waits in slices for the next request so that stop() (which closes
   // svr_sock_) ends idle keep-alive connections promptly.
@@ -212,6 +409,9 @@ bool HandoffServer::process_and_close_socket(socket_t sock) {
     const auto until =
         std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
     while (svr_sock_ != INVALID_SOCKET) {
+      // The client may wait for the rest of a late reply that the socket
+      // did not take at once.
+      if (!stream.send_rest_if_left()) return false;
       int r = wait_for(sock, POLLIN, kSliceMs);
       if (r != 0) return r > 0;
       if (std::chrono::steady_clock::now() >= until) return false;
@@ -221,12 +421,19 @@ bool HandoffServer::process_and_close_socket(socket_t sock) {
   bool ok = false;
   for (size_t left = keep_alive_max_count_; left > 0 && next_request(); --left) {
     bool connection_closed = false;
+    connection.requests_left = left;
+    connection.replying_later = false;
     ok = process_request(stream, left == 1, connection_closed, nullptr);
-    if (!connection.taken && !stream.flush()) ok = false;
+    if (connection.replying_later) {
+      stream.unmute();  // and on to the next request without waiting for the reply
+    } else if (!connection.taken && !stream.flush()) {
+      ok = false;
+    }
     if (!ok || connection_closed || connection.taken) break;
   }
   current_connection = nullptr;
   if (!connection.taken) {
+    if (!stream.settle()) ok = false;  // the socket lives until a late reply is out
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
   }

@@ -12,9 +12,16 @@
 // To do this the server runs its own keep-alive loop per connection (the one
 // in cpp-httplib cannot be told to leave a socket open), with the same
 // timeouts, and cpp-httplib's request parsing, routing and response writing.
+//
+// A handler can also answer later, from another thread, without its
+// connection's thread waiting (reply_later()): a create answers once its
+// write is durable, from the store's committing thread, while the
+// connection's thread already waits for the client's next request.
 #pragma once
 
 #include <httplib.h>
+
+#include <memory>
 
 namespace solti::api {
 
@@ -25,6 +32,34 @@ class HandoffServer final : public httplib::Server {
   // the response headers already sent. -1 elsewhere (a TLS server, a second
   // call), and the caller goes on writing through the DataSink.
   static int take_connection();
+
+  // The answer to a request, sent once from any thread. A reply destroyed
+  // unsent answers 500, so that a client is never left waiting.
+  class LateReply {
+   public:
+    struct Slot;
+    explicit LateReply(std::shared_ptr<Slot> slot);
+    LateReply(const LateReply&) = delete;
+    LateReply& operator=(const LateReply&) = delete;
+    ~LateReply();
+    // Writes `response` (its status, headers and body; never compressed)
+    // without blocking; later calls do nothing.
+    void send(const httplib::Response& response);
+
+   private:
+    std::shared_ptr<Slot> slot_;
+  };
+
+  // On a HandoffServer connection thread, inside a handler: the request is
+  // answered through the returned reply instead of the handler's Response,
+  // which is dropped. The connection's thread goes on to the next request
+  // at once and writes nothing more on the connection (nor closes it) until
+  // the reply is sent. Null elsewhere (a TLS server), and the handler
+  // answers as usual.
+  static std::shared_ptr<LateReply> reply_later(const httplib::Request& request);
+  // True while the current request's Response is the dropped one (for a
+  // logger: the request is answered later).
+  static bool replying_later();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

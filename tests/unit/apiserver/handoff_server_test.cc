@@ -1,0 +1,273 @@
+#include "apiserver/handoff_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace solti::api {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+// How long a test waits for a reply that should come before it fails.
+constexpr int kReplyTimeoutMs = 10'000;
+
+struct RawResponse {
+  int status = 0;
+  std::string head;
+  std::string body;
+};
+
+// A client that speaks HTTP/1.1 over one raw socket, so that tests can
+// pipeline requests and see exactly what arrives and when.
+class RawClient {
+ public:
+  explicit RawClient(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(uint16_t(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawClient() { ::close(fd_); }
+
+  bool connected() const { return connected_; }
+
+  bool send(const std::string& text) {
+    return ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == ssize_t(text.size());
+  }
+
+  // True when bytes (or the end of the stream) arrive within `timeout_ms`.
+  bool readable(int timeout_ms) {
+    if (!in_.empty()) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) > 0;
+  }
+
+  // The next response (Content-Length framed); status 0 when none came.
+  RawResponse next() {
+    RawResponse response;
+    while (true) {
+      const size_t head_end = in_.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        response.head = in_.substr(0, head_end);
+        const size_t length_at = response.head.find("Content-Length: ");
+        const size_t length = length_at == std::string::npos
+                                  ? 0
+                                  : std::strtoul(&response.head[length_at + 16], nullptr, 10);
+        if (in_.size() >= head_end + 4 + length) {
+          response.status = std::atoi(in_.c_str() + 9);
+          response.body = in_.substr(head_end + 4, length);
+          in_.erase(0, head_end + 4 + length);
+          return response;
+        }
+      }
+      if (!fill()) return {};
+    }
+  }
+
+  // True when the server closed the connection (and sent nothing more).
+  bool closed_by_server() { return in_.empty() && !fill(); }
+
+ private:
+  bool fill() {
+    if (!readable(kReplyTimeoutMs)) return false;
+    char buffer[64 * 1024];
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) return false;
+    in_.append(buffer, size_t(n));
+    return true;
+  }
+
+  int fd_;
+  bool connected_ = false;
+  std::string in_;
+};
+
+std::string post(const std::string& path, const std::string& extra_headers = "") {
+  return "POST " + path + " HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n" + extra_headers +
+         "\r\n";
+}
+std::string get(const std::string& path) {
+  return "GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
+}
+
+Response reply(int status, std::string body) {
+  Response response;
+  response.status = status;
+  response.set_content(std::move(body), "text/plain");
+  return response;
+}
+
+class HandoffServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.Post("/late", [this](const Request& req, Response&) {
+      auto later = HandoffServer::reply_later(req);
+      std::lock_guard lock(mu_);
+      parked_.push_back(std::move(later));
+      changed_.notify_all();
+    });
+    server_.Post("/dropped", [](const Request& req, Response& res) {
+      HandoffServer::reply_later(req);
+      res.set_content("never sent", "text/plain");
+    });
+    server_.Get("/now", [this](const Request&, Response& res) {
+      {
+        std::lock_guard lock(mu_);
+        ++answered_now_;
+        changed_.notify_all();
+      }
+      res.set_content("now", "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(port_, 0);
+    thread_ = std::thread([this] {
+      server_.listen_after_bind();
+      listen_ended_ = true;
+    });
+    for (int i = 0; i < 2000 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(server_.is_running());
+    client_.emplace(port_);
+    ASSERT_TRUE(client_->connected());
+  }
+
+  void TearDown() override {
+    {
+      std::lock_guard lock(mu_);
+      parked_.clear();  // answers 500 to anything left
+    }
+    server_.stop();
+    thread_.join();
+  }
+
+  // Sends `requests` on client_; the reply of the /late among them, once
+  // its handler has run.
+  std::shared_ptr<HandoffServer::LateReply> send_late(const std::string& requests) {
+    EXPECT_TRUE(client_->send(requests));
+    return parked(0);
+  }
+
+  // The reply of the `index`th /late request, once its handler has run.
+  std::shared_ptr<HandoffServer::LateReply> parked(size_t index) {
+    std::unique_lock lock(mu_);
+    changed_.wait_for(lock, std::chrono::milliseconds(kReplyTimeoutMs),
+                      [&] { return parked_.size() > index; });
+    return parked_.size() > index ? parked_[index] : nullptr;
+  }
+
+  bool wait_for_now_answered(int count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::milliseconds(kReplyTimeoutMs),
+                             [&] { return answered_now_ >= count; });
+  }
+
+  HandoffServer server_;
+  int port_ = 0;
+  std::optional<RawClient> client_;
+  std::thread thread_;
+  std::atomic<bool> listen_ended_{false};
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::shared_ptr<HandoffServer::LateReply>> parked_;
+  int answered_now_ = 0;
+};
+
+TEST_F(HandoffServerTest, ALateReplySentFromAnotherThreadKeepsTheConnectionAlive) {
+  auto later = send_late(post("/late"));
+  ASSERT_TRUE(later);
+  EXPECT_FALSE(client_->readable(50)) << "the handler's own Response must be dropped";
+
+  std::thread([&] { later->send(reply(201, "made")); }).join();
+  RawResponse made = client_->next();
+  EXPECT_EQ(made.status, 201);
+  EXPECT_EQ(made.body, "made");
+  EXPECT_NE(made.head.find("HTTP/1.1 201 Created\r\n"), std::string::npos) << made.head;
+  EXPECT_NE(made.head.find("Keep-Alive: timeout="), std::string::npos) << made.head;
+
+  ASSERT_TRUE(client_->send(get("/now")));
+  RawResponse now = client_->next();
+  EXPECT_EQ(now.status, 200);
+  EXPECT_EQ(now.body, "now");
+}
+
+TEST_F(HandoffServerTest, ARequestPipelinedBehindALateReplyIsAnsweredAfterIt) {
+  auto later = send_late(post("/late") + get("/now"));
+  ASSERT_TRUE(later);
+  // The second request is handled, but its answer waits for the first's.
+  ASSERT_TRUE(wait_for_now_answered(1));
+  EXPECT_FALSE(client_->readable(50));
+
+  later->send(reply(201, "first"));
+  EXPECT_EQ(client_->next().body, "first");
+  EXPECT_EQ(client_->next().body, "now");
+}
+
+TEST_F(HandoffServerTest, ALateReplyDroppedUnsentAnswers500) {
+  ASSERT_TRUE(client_->send(post("/dropped")));
+  RawResponse response = client_->next();
+  EXPECT_EQ(response.status, 500);
+  EXPECT_NE(response.body.find("not answered"), std::string::npos) << response.body;
+}
+
+TEST_F(HandoffServerTest, TheRestOfALateReplyTheSocketDidNotTakeIsSentByTheConnection) {
+  auto later = send_late(post("/late"));
+  ASSERT_TRUE(later);
+  // Far more than a loopback socket buffers: send() returns having written
+  // part, without waiting for this client to read.
+  std::string big(32 << 20, 'x');
+  big.back() = 'y';
+  later->send(reply(200, big));
+
+  RawResponse response = client_->next();
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body.size(), big.size());
+  EXPECT_EQ(response.body.back(), 'y');
+  ASSERT_TRUE(client_->send(get("/now")));
+  EXPECT_EQ(client_->next().body, "now");
+}
+
+TEST_F(HandoffServerTest, ALateReplyToConnectionCloseIsSentBeforeTheClose) {
+  auto later = send_late(post("/late", "Connection: close\r\n"));
+  ASSERT_TRUE(later);
+  EXPECT_FALSE(client_->readable(50)) << "the connection must stay open for the reply";
+
+  later->send(reply(201, "last"));
+  RawResponse response = client_->next();
+  EXPECT_EQ(response.status, 201);
+  EXPECT_EQ(response.body, "last");
+  EXPECT_NE(response.head.find("Connection: close"), std::string::npos) << response.head;
+  EXPECT_TRUE(client_->closed_by_server());
+}
+
+TEST_F(HandoffServerTest, AReplyStillPendingWhenTheServerStopsIsSent) {
+  auto later = send_late(post("/late"));
+  ASSERT_TRUE(later);
+  server_.stop();
+  // The connection, idle but owed a reply, keeps the server from finishing
+  // (it would close the socket within a 100 ms slice otherwise).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(listen_ended_);
+  later->send(reply(201, "in time"));
+  EXPECT_EQ(client_->next().body, "in time");
+  EXPECT_TRUE(client_->closed_by_server());
+}
+
+}  // namespace
+}  // namespace solti::api
