@@ -574,9 +574,8 @@ class ApiServer::Impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
     server_->set_logger([this](const Request& req, const Response& res) {
-      auto [verb, resource] = classify(req);
-      metrics_.observe_request(verb, resource, res.status,
-                               std::chrono::steady_clock::now() - request_start);
+      if (HandoffServer::replying_later()) return;  // observed when answered
+      observe(classify(req), res.status, request_start);
     });
     routes();
 
@@ -825,6 +824,12 @@ class ApiServer::Impl {
             {"rows", rows}};
   }
 
+  void observe(const std::pair<std::string, std::string>& verb_and_resource, int status,
+               std::chrono::steady_clock::time_point start) {
+    metrics_.observe_request(verb_and_resource.first, verb_and_resource.second, status,
+                             std::chrono::steady_clock::now() - start);
+  }
+
   void serve_create(const Request& req, Response& res, Registry& reg, const std::string& ns) {
     const ResourceInfo& info = reg.info();
     auto kind = body_kind(req, false);
@@ -835,10 +840,23 @@ class ApiServer::Impl {
     if (!options.ok()) return reply_error(res, options.status(), &info);
     const std::string name = metadata_name(*body);
     options->field_manager = default_manager(req, options->field_manager);
-    auto created = reg.create(ns, std::move(body).value(), *options);
-    if (!created.ok()) return reply_error(res, created.status(), &info, name);
-    add_warnings(res, created->warnings);
-    reply(res, 201, *created->object);
+    auto answer = [&info, name](Response& res, Result<WriteResult> created) {
+      if (!created.ok()) return reply_error(res, created.status(), &info, name);
+      add_warnings(res, created->warnings);
+      reply(res, 201, *created->object);
+    };
+    auto later = HandoffServer::reply_later(req);
+    if (!later) return answer(res, reg.create(ns, std::move(body).value(), *options));
+    // No thread waits for the fsync: the store's committing thread answers.
+    reg.create(ns, std::move(body).value(), *options,
+               [this, later, answer, what = classify(req),
+                start = request_start](Result<WriteResult> created) {
+                 Response res;
+                 answer(res, std::move(created));
+                 // Before sending: once the client has its answer the server may stop.
+                 observe(what, res.status, start);
+                 later->send(res);
+               });
   }
 
   void serve_delete_collection(const Request& req, Response& res, Registry& reg,
