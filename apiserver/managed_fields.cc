@@ -257,12 +257,19 @@ Result<Json> apply_configuration(const Json& live, const Json& applied,
 }
 
 void record_update(const Json& old, Json& updated, const ManagerContext& context) {
-  std::vector<Entry> entries = old.is_object() ? read_entries(old) : std::vector<Entry>{};
-  const FieldSet before = old.is_object() ? field_set(old, context.status_subresource) : FieldSet{};
+  std::vector<Entry> entries;
+  if (!old.is_object()) {
+    // A create: every field is new and its manager owns them all, so there
+    // is nothing to diff.
+    put_entry(entries, context, "Update", field_set(updated, context.status_subresource));
+    return write_entries(updated, entries);
+  }
+  entries = read_entries(old);
+  const FieldSet before = field_set(old, context.status_subresource);
   const FieldSet after = field_set(updated, context.status_subresource);
   FieldSet changed;
   for (const auto& path : after) {
-    const Json* previous = old.is_object() ? at(old, path) : nullptr;
+    const Json* previous = at(old, path);
     if (!previous || *previous != *at(updated, path)) changed.insert(path);
   }
   for (const auto& path : before) {
