@@ -266,7 +266,7 @@ void Registry::create_object(const std::string& ns, Json object, const WriteOpti
                              Ownership ownership, WriteCallback done) {
   const std::string name = string_at(object, "metadata", "name");
   WriteResult result;
-  Checked checked = strategy_.check(object);
+  Checked checked = strategy_.check_for_create(object);
   // As Kubernetes: strict decoding (unknown fields) fails before validation.
   if (Status s =
           handle_unknown_fields(checked.unknown_fields, options.field_validation, result.warnings);
@@ -274,7 +274,6 @@ void Registry::create_object(const std::string& ns, Json object, const WriteOpti
     return done(s);
   if (!checked.errors.empty()) return done(invalid(name, std::move(checked.errors)));
   Json stored = std::move(checked.object);
-  strategy_.prepare_for_create(stored);
   Json& stored_meta = metadata_of(stored);
   stored_meta.erase("deletionTimestamp");
   stored_meta.erase("deletionGracePeriodSeconds");

@@ -63,12 +63,15 @@ class TaskStrategy final : public Strategy {
 
   void prepare_for_create(Json& object) const override {
     Task task = decode<Task>(object);
-    apply_defaults(task);
-    task.status = {};
-    task.metadata.generation = 1;
-    if (runner_finalizer_ && !has_runner_finalizer(task.metadata))
-      task.metadata.finalizers.emplace_back(kRunnerFinalizer);
+    prepare_new(task);
     object = encode_json(task);
+  }
+
+  Checked check_for_create(const Json& object) const override {
+    CheckedTask checked = decode_and_validate_task(object, Origin::kApi);
+    if (checked.errors.empty()) prepare_new(checked.task);
+    return {encode_json(checked.task), std::move(checked.errors),
+            std::move(checked.unknown_fields)};
   }
 
   void prepare_for_update(Json& object, const Json& old) const override {
@@ -147,6 +150,14 @@ class TaskStrategy final : public Strategy {
   }
 
  private:
+  void prepare_new(Task& task) const {
+    apply_defaults(task);
+    task.status = {};
+    task.metadata.generation = 1;
+    if (runner_finalizer_ && !has_runner_finalizer(task.metadata))
+      task.metadata.finalizers.emplace_back(kRunnerFinalizer);
+  }
+
   ResourceInfo info_;
   bool runner_finalizer_;
 };

@@ -65,6 +65,14 @@ class Strategy {
 
   // A new object: defaults filled in, status cleared, generation 1.
   virtual void prepare_for_create(Json& object) const = 0;
+  // check(), then prepare_for_create() of the canonical object when it has
+  // no errors. A strategy may do both from one decode (a create's CPU went
+  // largely to decoding and encoding).
+  virtual Checked check_for_create(const Json& object) const {
+    Checked checked = check(object);
+    if (checked.errors.empty()) prepare_for_create(checked.object);
+    return checked;
+  }
   // A write to the main resource: status kept from `old`; generation bumped
   // when the spec changed.
   virtual void prepare_for_update(Json& object, const Json& old) const = 0;

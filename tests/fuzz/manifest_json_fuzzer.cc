@@ -7,7 +7,9 @@
 //  - check() of a valid object returns a canonical form that is valid and a
 //    fixed point of check();
 //  - an object check() accepts is still valid after prepare_for_create
-//    (defaults never make a valid object invalid).
+//    (defaults never make a valid object invalid);
+//  - check_for_create() is check() then prepare_for_create(), whatever
+//    shortcut the strategy takes.
 #include "apiserver/resources.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -30,6 +32,12 @@ void exercise(const api::Strategy& strategy, const Json& body) {
 
   Json created = checked.object;
   strategy.prepare_for_create(created);
+  api::Checked in_one = strategy.check_for_create(body);
+  FUZZ_CHECK(in_one.errors.empty() && in_one.unknown_fields == checked.unknown_fields &&
+                 in_one.object == created,
+             "%s: check_for_create differs from check then prepare_for_create: %s vs %s",
+             strategy.info().kind.c_str(), json_text(in_one.object).c_str(),
+             json_text(created).c_str());
   FieldErrors errors = strategy.validate(created);
   FUZZ_CHECK(errors.empty(), "%s: valid before prepare_for_create, invalid after: %s\n%s",
              strategy.info().kind.c_str(), join_field_errors(errors).c_str(),
