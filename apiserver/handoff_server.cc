@@ -9,43 +9,49 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <system_error>
+#include <thread>
 
 namespace solti::api {
 
 // A late reply's state, shared by the reply (the handler's side) and the
-// connection's stream. The sender writes what the socket takes at once; the
-// connection's thread writes any rest, and never touches the socket before
-// the reply is out.
-struct HandoffServer::LateReply::Slot {
-  enum class State { kWaiting, kPartlySent, kSent, kFailed };
+// connection's stream. Neither the sender (the store's committing thread)
+// nor the connection's thread ever waits for the client: the sender writes
+// what the socket takes at once and a thread of the reply's own writes the
+// rest. The connection's thread writes nothing, and keeps the socket open,
+// until the reply is out.
+struct HandoffServer::LateReply::Slot : std::enable_shared_from_this<Slot> {
+  enum class State { kWaiting, kSending, kSent, kFailed };
 
   Slot(int sock, bool close, std::string keep_alive)
       : sock(sock), close(close), keep_alive(std::move(keep_alive)) {}
 
-  // Any thread, once (the first call wins).
+  // Any thread; the first call wins and later ones return at once.
   void send(const httplib::Response& response);
-  // The connection's thread: waits for the reply and writes what it left;
-  // false when the connection failed.
+  // The connection's thread: waits until the reply is out; false when the
+  // connection failed.
   bool settle();
-  // The connection's thread: writes what the sender left, if anything.
-  bool send_rest_if_left();
+  // Whether the client still waits for (part of) the reply.
+  bool pending();
 
   const int sock;
   const bool close;              // the last response on the connection
   const std::string keep_alive;  // else, the Keep-Alive header's value
-  std::mutex mu;
-  std::condition_variable answered;
-  State state = State::kWaiting;
-  std::string rest;  // kPartlySent: what the socket did not take
+  std::atomic<bool> taken{false};
 
  private:
-  bool send_rest_locked();
+  void finish(State outcome);
+
+  std::mutex mu;
+  std::condition_variable out;
+  State state = State::kWaiting;
 };
 
 namespace {
@@ -138,7 +144,9 @@ class SocketStream final : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (begin_ == end_) {
-      if (!flush()) return -1;
+      // Not flush(): a pipelined request is read while a late reply is
+      // pending (what is held was written after it settled).
+      if (!send_held()) return -1;
       ssize_t n;
       do {
         n = ::recv(sock_, buffer_.data(), buffer_.size(), 0);
@@ -182,15 +190,7 @@ class SocketStream final : public httplib::Stream {
 
   // Sends what is held, after any late reply; false when the connection
   // failed.
-  bool flush() const {
-    if (!settle()) return false;
-    while (!held_.empty()) {
-      ssize_t n = send_some(held_.data(), held_.size());
-      if (n <= 0) return false;
-      held_.erase(0, size_t(n));
-    }
-    return true;
-  }
+  bool flush() const { return settle() && send_held(); }
 
   // Asked for on every request; a connection's addresses do not change, so
   // they are looked up once rather than two system calls per request.
@@ -223,11 +223,19 @@ class SocketStream final : public httplib::Stream {
     late_.reset();
     return sent;
   }
-  // Writes what a late reply's sender left without waiting for the reply.
-  bool send_rest_if_left() const { return !late_ || late_->send_rest_if_left(); }
+  bool reply_pending() const { return late_ && late_->pending(); }
 
  private:
   static constexpr size_t kMaxHeld = 4096;  // response heads are a few hundred bytes
+
+  bool send_held() const {
+    while (!held_.empty()) {
+      ssize_t n = send_some(held_.data(), held_.size());
+      if (n <= 0) return false;
+      held_.erase(0, size_t(n));
+    }
+    return true;
+  }
 
   ssize_t send_some(const char* ptr, size_t size) const {
     ssize_t n;
@@ -319,54 +327,62 @@ ssize_t send_retrying(int sock, const char* ptr, size_t size, int flags) {
 }  // namespace
 
 void HandoffServer::LateReply::Slot::send(const httplib::Response& response) {
+  if (taken.exchange(true)) return;
   const std::string text = response_text(response, close, keep_alive);
-  std::lock_guard lock(mu);
-  if (state != State::kWaiting) return;
-  // Never blocks the sender (the store's committing thread): a socket
-  // that takes only part leaves the rest to the connection's thread.
   const ssize_t n = send_retrying(sock, text.data(), text.size(), MSG_DONTWAIT);
-  if (n == ssize_t(text.size())) {
-    state = State::kSent;
-  } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-    state = State::kFailed;
-  } else {
-    rest = text.substr(n < 0 ? 0 : size_t(n));
-    state = State::kPartlySent;
+  if (n == ssize_t(text.size())) return finish(State::kSent);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return finish(State::kFailed);
+  {
+    std::lock_guard lock(mu);
+    state = State::kSending;
   }
-  answered.notify_all();
+  // Rare (a reply larger than the socket's free buffer): the rest may wait
+  // on the client, which neither the sender nor the connection's thread
+  // (waiting for the next request) may do. The socket stays open until
+  // finish(): the connection's thread settles before it closes.
+  try {
+    std::thread([self = shared_from_this(), rest = text.substr(n < 0 ? 0 : size_t(n))] {
+      size_t sent = 0;
+      while (sent < rest.size()) {
+        // Blocking, each call within the socket's SO_SNDTIMEO.
+        const ssize_t part = send_retrying(self->sock, rest.data() + sent, rest.size() - sent, 0);
+        if (part <= 0) return self->finish(State::kFailed);
+        sent += size_t(part);
+      }
+      self->finish(State::kSent);
+    }).detach();
+  } catch (const std::system_error&) {
+    finish(State::kFailed);  // no thread to be had: the connection ends short
+  }
+}
+
+void HandoffServer::LateReply::Slot::finish(State outcome) {
+  {
+    std::lock_guard lock(mu);
+    state = outcome;
+  }
+  out.notify_all();
 }
 
 bool HandoffServer::LateReply::Slot::settle() {
   std::unique_lock lock(mu);
-  answered.wait(lock, [&] { return state != State::kWaiting; });
-  return send_rest_locked();
-}
-
-bool HandoffServer::LateReply::Slot::send_rest_if_left() {
-  std::lock_guard lock(mu);
-  return state == State::kWaiting || send_rest_locked();
-}
-
-bool HandoffServer::LateReply::Slot::send_rest_locked() {
-  // Blocking, within the socket's SO_SNDTIMEO.
-  while (state == State::kPartlySent) {
-    const ssize_t n = send_retrying(sock, rest.data(), rest.size(), 0);
-    if (n <= 0) {
-      state = State::kFailed;
-    } else if (rest.erase(0, size_t(n)); rest.empty()) {
-      state = State::kSent;
-    }
-  }
+  out.wait(lock, [&] { return state == State::kSent || state == State::kFailed; });
   return state == State::kSent;
+}
+
+bool HandoffServer::LateReply::Slot::pending() {
+  std::lock_guard lock(mu);
+  return state == State::kWaiting || state == State::kSending;
 }
 
 HandoffServer::LateReply::LateReply(std::shared_ptr<Slot> slot) : slot_(std::move(slot)) {}
 
 HandoffServer::LateReply::~LateReply() {
+  if (slot_->taken) return;
   httplib::Response unanswered;
   unanswered.status = 500;
   unanswered.set_content("internal server error: the request was not answered", "text/plain");
-  slot_->send(unanswered);  // nothing when it was answered
+  slot_->send(unanswered);
 }
 
 void HandoffServer::LateReply::send(const httplib::Response& response) { slot_->send(response); }
@@ -406,15 +422,15 @@ bool HandoffServer::process_and_close_socket(socket_t sock) {
   constexpr int kSliceMs = 100;
   auto next_request = [&] {
     if (stream.buffered() > 0) return true;
-    const auto until =
-        std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    const auto keep_alive = std::chrono::seconds(keep_alive_timeout_sec_);
+    auto until = std::chrono::steady_clock::now() + keep_alive;
     while (svr_sock_ != INVALID_SOCKET) {
-      // The client may wait for the rest of a late reply that the socket
-      // did not take at once.
-      if (!stream.send_rest_if_left()) return false;
       int r = wait_for(sock, POLLIN, kSliceMs);
       if (r != 0) return r > 0;
-      if (std::chrono::steady_clock::now() >= until) return false;
+      const auto now = std::chrono::steady_clock::now();
+      // The client's idle time starts once it has its answer.
+      if (stream.reply_pending()) until = now + std::chrono::milliseconds(kSliceMs) + keep_alive;
+      if (now >= until) return false;
     }
     return false;
   };

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -219,6 +220,18 @@ TEST_F(HandoffServerTest, ARequestPipelinedBehindALateReplyIsAnsweredAfterIt) {
   EXPECT_EQ(client_->next().body, "now");
 }
 
+TEST_F(HandoffServerTest, ARequestSentWhileALateReplyIsPendingIsReadAndHandled) {
+  auto later = send_late(post("/late"));
+  ASSERT_TRUE(later);
+  // A separate segment, so not in the buffer the first request came in.
+  ASSERT_TRUE(client_->send(get("/now")));
+  EXPECT_TRUE(wait_for_now_answered(1)) << "the connection's thread waited for the late reply";
+
+  later->send(reply(201, "first"));
+  EXPECT_EQ(client_->next().body, "first");
+  EXPECT_EQ(client_->next().body, "now");
+}
+
 TEST_F(HandoffServerTest, ALateReplyDroppedUnsentAnswers500) {
   ASSERT_TRUE(client_->send(post("/dropped")));
   RawResponse response = client_->next();
@@ -226,14 +239,25 @@ TEST_F(HandoffServerTest, ALateReplyDroppedUnsentAnswers500) {
   EXPECT_NE(response.body.find("not answered"), std::string::npos) << response.body;
 }
 
-TEST_F(HandoffServerTest, TheRestOfALateReplyTheSocketDidNotTakeIsSentByTheConnection) {
+TEST_F(HandoffServerTest, TheRestOfALateReplyTheSocketDidNotTakeGoesOutWithoutBlockingItsSender) {
   auto later = send_late(post("/late"));
   ASSERT_TRUE(later);
   // Far more than a loopback socket buffers: send() returns having written
   // part, without waiting for this client to read.
   std::string big(32 << 20, 'x');
   big.back() = 'y';
-  later->send(reply(200, big));
+  // Neither the send nor dropping the reply afterwards (as the store's
+  // committing thread does) waits for this client, which reads nothing yet,
+  // even once whoever writes the rest is under way.
+  auto sender = std::async(std::launch::async, [&] {
+    later->send(reply(200, big));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    later->send(reply(500, "ignored: the reply was sent"));
+    later.reset();
+    std::lock_guard lock(mu_);
+    parked_.clear();
+  });
+  EXPECT_EQ(sender.wait_for(std::chrono::seconds(3)), std::future_status::ready);
 
   RawResponse response = client_->next();
   EXPECT_EQ(response.status, 200);
