@@ -16,6 +16,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
@@ -102,6 +103,25 @@ void address_of(int sock, bool peer, std::string& ip, int& port) {
   ip = text;
 }
 
+ssize_t send_retrying(int sock, const char* ptr, size_t size, int flags = 0) {
+  ssize_t n;
+  do {
+    n = ::send(sock, ptr, size, flags | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// Blocking sends (each within the socket's SO_SNDTIMEO) until all of `text`
+// is out; false when the connection failed.
+bool send_all(int sock, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = send_retrying(sock, text.data(), text.size());
+    if (n <= 0) return false;
+    text.remove_prefix(size_t(n));
+  }
+  return true;
+}
+
 void set_timeout(int sock, int option, int timeout_ms) {
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(sock, SOL_SOCKET, option, &tv, sizeof tv);
@@ -166,7 +186,7 @@ class SocketStream final : public httplib::Stream {
     if (muted_) return ssize_t(size);
     if (!settle()) return -1;
     if (held_.empty()) {
-      if (size > kMaxHeld) return send_some(ptr, size);
+      if (size > kMaxHeld) return send_retrying(sock_, ptr, size);
       held_.assign(ptr, size);
       return ssize_t(size);
     }
@@ -229,20 +249,9 @@ class SocketStream final : public httplib::Stream {
   static constexpr size_t kMaxHeld = 4096;  // response heads are a few hundred bytes
 
   bool send_held() const {
-    while (!held_.empty()) {
-      ssize_t n = send_some(held_.data(), held_.size());
-      if (n <= 0) return false;
-      held_.erase(0, size_t(n));
-    }
-    return true;
-  }
-
-  ssize_t send_some(const char* ptr, size_t size) const {
-    ssize_t n;
-    do {
-      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n;
+    const bool sent = send_all(sock_, held_);
+    held_.clear();
+    return sent;
   }
 
   int sock_;
@@ -316,14 +325,6 @@ std::string response_text(const httplib::Response& response, bool close,
   return text;
 }
 
-ssize_t send_retrying(int sock, const char* ptr, size_t size, int flags) {
-  ssize_t n;
-  do {
-    n = ::send(sock, ptr, size, flags | MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n;
-}
-
 }  // namespace
 
 void HandoffServer::LateReply::Slot::send(const httplib::Response& response) {
@@ -342,14 +343,7 @@ void HandoffServer::LateReply::Slot::send(const httplib::Response& response) {
   // finish(): the connection's thread settles before it closes.
   try {
     std::thread([self = shared_from_this(), rest = text.substr(n < 0 ? 0 : size_t(n))] {
-      size_t sent = 0;
-      while (sent < rest.size()) {
-        // Blocking, each call within the socket's SO_SNDTIMEO.
-        const ssize_t part = send_retrying(self->sock, rest.data() + sent, rest.size() - sent, 0);
-        if (part <= 0) return self->finish(State::kFailed);
-        sent += size_t(part);
-      }
-      self->finish(State::kSent);
+      self->finish(send_all(self->sock, rest) ? State::kSent : State::kFailed);
     }).detach();
   } catch (const std::system_error&) {
     finish(State::kFailed);  // no thread to be had: the connection ends short

@@ -51,11 +51,7 @@ class TaskStrategy final : public Strategy {
 
   const ResourceInfo& info() const override { return info_; }
 
-  Checked check(const Json& object) const override {
-    CheckedTask checked = decode_and_validate_task(object, Origin::kApi);
-    return {encode_json(checked.task), std::move(checked.errors),
-            std::move(checked.unknown_fields)};
-  }
+  Checked check(const Json& object) const override { return checked(object, false); }
 
   FieldErrors validate(const Json& object) const override {
     return validate_task(decode<Task>(object), Origin::kApi);
@@ -67,12 +63,7 @@ class TaskStrategy final : public Strategy {
     object = encode_json(task);
   }
 
-  Checked check_for_create(const Json& object) const override {
-    CheckedTask checked = decode_and_validate_task(object, Origin::kApi);
-    if (checked.errors.empty()) prepare_new(checked.task);
-    return {encode_json(checked.task), std::move(checked.errors),
-            std::move(checked.unknown_fields)};
-  }
+  Checked check_for_create(const Json& object) const override { return checked(object, true); }
 
   void prepare_for_update(Json& object, const Json& old) const override {
     Task task = decode<Task>(object);
@@ -150,6 +141,14 @@ class TaskStrategy final : public Strategy {
   }
 
  private:
+  // check(), and for a new object prepare_new() of a valid Task before it
+  // is encoded.
+  Checked checked(const Json& object, bool new_object) const {
+    CheckedTask task = decode_and_validate_task(object, Origin::kApi);
+    if (new_object && task.errors.empty()) prepare_new(task.task);
+    return {encode_json(task.task), std::move(task.errors), std::move(task.unknown_fields)};
+  }
+
   void prepare_new(Task& task) const {
     apply_defaults(task);
     task.status = {};

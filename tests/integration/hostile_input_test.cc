@@ -3,10 +3,8 @@
 // soltid. Each must get its documented status quickly, with a Status whose
 // message names the offending field; the server must stay up, its memory
 // bounded, and nothing stored may change.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -20,11 +18,13 @@
 #include <vector>
 
 #include "tests/integration/soltid_process.h"
+#include "tests/raw_socket.h"
 
 namespace solti {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using testing::connect_to;
 using testing::SoltidProcess;
 
 constexpr const char* kTasks = "/apis/solti.io/v1/namespaces/default/tasks";
@@ -35,20 +35,6 @@ constexpr auto kServerReadTimeout = std::chrono::seconds(30);
 constexpr size_t kBodyLimit = 4 * 1024 * 1024;
 
 // --- raw HTTP over TCP ----------------------------------------------------------------
-
-int connect_to(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(uint16_t(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 struct RawReply {
   bool answered = false;  // a status line and headers arrived
