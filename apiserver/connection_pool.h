@@ -1,5 +1,6 @@
-// The threads that serve soltid's HTTP connections (cpp-httplib runs each
-// kept-alive connection on one thread from accept to close).
+// The threads that run cpp-httplib's jobs: for a TLS server each kept-alive
+// connection, on one thread from accept to close (plain-HTTP connections
+// are served by HandoffServer's crew instead).
 //
 // cpp-httplib's own pool starts all of its threads up front and hands each
 // job to an arbitrary waiting one. With room for 2,048 connections that is

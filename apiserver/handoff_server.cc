@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -14,11 +15,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 namespace solti::api {
 
@@ -61,6 +66,7 @@ class SocketStream;
 
 struct Connection {
   SocketStream* stream;
+  int epoll;                 // the crew's, which holds the connection between requests
   std::string keep_alive;    // the Keep-Alive header's value, as cpp-httplib writes it
   size_t requests_left = 0;  // on this connection, this one included
   bool taken = false;
@@ -402,52 +408,309 @@ int HandoffServer::take_connection() {
   Connection* c = current_connection;
   if (!c || c->taken || !c->stream->flush()) return -1;
   c->taken = true;
+  // Now, not after the handler: the new owner may close the socket at once,
+  // and its number be reused.
+  ::epoll_ctl(c->epoll, EPOLL_CTL_DEL, c->stream->socket(), nullptr);
   return c->stream->socket();
 }
 
-bool HandoffServer::process_and_close_socket(socket_t sock) {
-  SocketStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
-                      to_ms(write_timeout_sec_, write_timeout_usec_));
-  Connection connection{&stream, "timeout=" + std::to_string(keep_alive_timeout_sec_) +
-                                     ", max=" + std::to_string(keep_alive_max_count_)};
-  current_connection = &connection;
-  // Waits in slices for the next request so that stop() (which closes
-  // svr_sock_) ends idle keep-alive connections promptly.
-  constexpr int kSliceMs = 100;
-  auto next_request = [&] {
-    if (stream.buffered() > 0) return true;
-    const auto keep_alive = std::chrono::seconds(keep_alive_timeout_sec_);
-    auto until = std::chrono::steady_clock::now() + keep_alive;
-    while (svr_sock_ != INVALID_SOCKET) {
-      int r = wait_for(sock, POLLIN, kSliceMs);
-      if (r != 0) return r > 0;
-      const auto now = std::chrono::steady_clock::now();
-      // The client's idle time starts once it has its answer.
-      if (stream.reply_pending()) until = now + std::chrono::milliseconds(kSliceMs) + keep_alive;
-      if (now >= until) return false;
-    }
-    return false;
+class HandoffServer::Crew {
+ public:
+  Crew(HandoffServer& server, size_t max_connections);
+  ~Crew();
+
+  // Serves `sock` from now on. The first call supervises the crew until the
+  // server stops and every connection is closed.
+  void add(int sock);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  struct Conn {
+    Conn(uint64_t id, int sock, const HandoffServer& server, int epoll)
+        : id(id),
+          stream(sock, to_ms(server.read_timeout_sec_, server.read_timeout_usec_),
+                 to_ms(server.write_timeout_sec_, server.write_timeout_usec_)),
+          connection{&stream, epoll,
+                     "timeout=" + std::to_string(server.keep_alive_timeout_sec_) +
+                         ", max=" + std::to_string(server.keep_alive_max_count_)},
+          requests_left(server.keep_alive_max_count_) {}
+
+    const uint64_t id;  // in the epoll set: never reused, unlike socket numbers
+    SocketStream stream;
+    Connection connection;
+    size_t requests_left;
+    Clock::time_point idle_since;
+    bool serving = false;  // a runner has it (it is not in the epoll set)
   };
-  bool ok = false;
-  for (size_t left = keep_alive_max_count_; left > 0 && next_request(); --left) {
+
+  struct Runner {
+    std::optional<Clock::time_point> busy_since;  // serving since
+    bool blocked = false;                         // counted out of active_
+  };
+
+  enum class Outcome { kKeep, kClose, kTaken };
+
+  void run();
+  // The connection's requests while they come in: at least one, and more
+  // that are already buffered (pipelined).
+  Outcome serve(Conn& conn);
+  void supervise(std::unique_lock<std::mutex>& lock);
+  bool start_runner_locked();
+  // Closes the connections idle past the keep-alive timeout (all of them
+  // when `all`).
+  void close_idle(std::unique_lock<std::mutex>& lock, Clock::time_point now, bool all);
+  void watch_locked(const Conn& conn, int op);
+  // Serves waiting connections while there is room.
+  void admit_locked();
+  // Answers 503 and closes.
+  void refuse(int sock);
+  static void close(Conn& conn);
+
+  // A runner busy this long on one request is taken to be blocked. Short
+  // enough that a write's fsync wait does not hold up other requests,
+  // long enough that the handful of requests that take this long on the
+  // CPU (a large list) add a runner only briefly.
+  static constexpr std::chrono::milliseconds kBlockedAfter{1};
+  // How often idle runners and the supervisor look for the server's stop,
+  // and how often keep-alive timeouts are applied.
+  static constexpr int kSliceMs = 100;
+
+  HandoffServer& server_;
+  const size_t max_connections_;
+  const size_t target_;  // runners not blocked
+  const int epoll_;
+  std::mutex mu_;
+  std::condition_variable supervisor_wake_;
+  std::condition_variable runners_gone_;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;  // served, not taken over
+  std::deque<int> waiting_;  // accepted, for room among conns_ (at most as many)
+  uint64_t next_id_ = 1;
+  std::vector<Runner*> runners_;
+  size_t runner_threads_ = 0;  // started and not yet gone
+  size_t active_ = 0;          // runners not blocked, and those starting
+  bool supervised_ = false;
+  bool supervisor_sleeping_ = false;
+  std::atomic<bool> stopping_{false};  // read by runners between requests
+};
+
+HandoffServer::Crew::Crew(HandoffServer& server, size_t max_connections)
+    : server_(server),
+      max_connections_(max_connections),
+      target_(std::max(2u, std::thread::hardware_concurrency())),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+  if (epoll_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+}
+
+HandoffServer::Crew::~Crew() {
+  std::unique_lock lock(mu_);
+  stopping_ = true;
+  runners_gone_.wait(lock, [&] { return runner_threads_ == 0; });
+  close_idle(lock, Clock::now(), true);
+  lock.unlock();
+  ::close(epoll_);
+}
+
+void HandoffServer::Crew::add(int sock) {
+  std::unique_lock lock(mu_);
+  if (stopping_ || waiting_.size() >= max_connections_) {
+    lock.unlock();
+    refuse(sock);
+    return;
+  }
+  waiting_.push_back(sock);
+  admit_locked();
+  if (supervised_) return;
+  supervised_ = true;
+  supervise(lock);
+}
+
+void HandoffServer::Crew::admit_locked() {
+  while (!waiting_.empty() && conns_.size() < max_connections_) {
+    const uint64_t id = next_id_++;
+    Conn& conn = *conns_.emplace(id, std::make_unique<Conn>(id, waiting_.front(), server_, epoll_))
+                      .first->second;
+    waiting_.pop_front();
+    conn.idle_since = Clock::now();
+    watch_locked(conn, EPOLL_CTL_ADD);
+  }
+}
+
+void HandoffServer::Crew::refuse(int sock) {
+  const std::string why =
+      "too many connections: " + std::to_string(max_connections_) + " served and as many waiting\n";
+  const std::string refusal =
+      "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
+      "Content-Type: text/plain\r\nContent-Length: " +
+      std::to_string(why.size()) + "\r\n\r\n" + why;
+  send_retrying(sock, refusal.data(), refusal.size(), MSG_DONTWAIT);
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+}
+
+void HandoffServer::Crew::watch_locked(const Conn& conn, int op) {
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLONESHOT;  // one runner at a time has the connection
+  event.data.u64 = conn.id;
+  ::epoll_ctl(epoll_, op, conn.stream.socket(), &event);
+}
+
+void HandoffServer::Crew::run() {
+  Runner self;
+  std::unique_lock lock(mu_);
+  runners_.push_back(&self);
+  while (!stopping_) {
+    lock.unlock();
+    epoll_event ready{};
+    int n;
+    do {
+      n = ::epoll_wait(epoll_, &ready, 1, kSliceMs);
+    } while (n < 0 && errno == EINTR);
+    lock.lock();
+    if (n != 1 || stopping_) continue;
+    const auto found = conns_.find(ready.data.u64);
+    if (found == conns_.end()) continue;  // closed as idle meanwhile
+    Conn& conn = *found->second;
+    conn.serving = true;
+    self.busy_since = Clock::now();
+    if (supervisor_sleeping_) supervisor_wake_.notify_one();
+    lock.unlock();
+
+    Outcome outcome = serve(conn);
+    if (outcome == Outcome::kKeep && stopping_) outcome = Outcome::kClose;
+    if (outcome == Outcome::kClose) close(conn);
+
+    lock.lock();
+    self.busy_since.reset();
+    if (outcome == Outcome::kKeep) {
+      conn.serving = false;
+      conn.idle_since = Clock::now();
+      watch_locked(conn, EPOLL_CTL_MOD);
+    } else {
+      conns_.erase(conn.id);
+      admit_locked();
+    }
+    if (self.blocked) {
+      self.blocked = false;
+      if (++active_ > target_) {  // another took this one's place meanwhile
+        --active_;
+        break;
+      }
+    }
+  }
+  runners_.erase(std::find(runners_.begin(), runners_.end(), &self));
+  if (--runner_threads_ == 0) runners_gone_.notify_all();
+}
+
+HandoffServer::Crew::Outcome HandoffServer::Crew::serve(Conn& conn) {
+  Connection& connection = conn.connection;
+  current_connection = &connection;
+  Outcome outcome = Outcome::kKeep;
+  do {
     bool connection_closed = false;
-    connection.requests_left = left;
+    connection.requests_left = conn.requests_left--;
     connection.replying_later = false;
-    ok = process_request(stream, left == 1, connection_closed, nullptr);
+    bool ok =
+        server_.process_request(conn.stream, conn.requests_left == 0, connection_closed, nullptr);
     if (connection.replying_later) {
-      stream.unmute();  // and on to the next request without waiting for the reply
-    } else if (!connection.taken && !stream.flush()) {
+      conn.stream.unmute();  // and on without waiting for the reply
+    } else if (!connection.taken && !conn.stream.flush()) {
       ok = false;
     }
-    if (!ok || connection_closed || connection.taken) break;
-  }
+    if (connection.taken) {
+      outcome = Outcome::kTaken;
+    } else if (!ok || connection_closed || conn.requests_left == 0) {
+      outcome = Outcome::kClose;
+    }
+  } while (outcome == Outcome::kKeep && conn.stream.buffered() > 0);
   current_connection = nullptr;
-  if (!connection.taken) {
-    if (!stream.settle()) ok = false;  // the socket lives until a late reply is out
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
+  return outcome;
+}
+
+void HandoffServer::Crew::close(Conn& conn) {
+  conn.stream.settle();  // the socket lives until a late reply is out
+  ::shutdown(conn.stream.socket(), SHUT_RDWR);
+  ::close(conn.stream.socket());
+}
+
+bool HandoffServer::Crew::start_runner_locked() {
+  try {
+    // Detached: a runner that leaves has nobody to join it; the supervisor
+    // waits for runner_threads_ to reach zero instead.
+    std::thread([this] { run(); }).detach();
+  } catch (const std::system_error&) {
+    return false;  // no thread to be had now; the supervisor tries again
   }
-  return ok;
+  ++active_;
+  ++runner_threads_;
+  return true;
+}
+
+void HandoffServer::Crew::close_idle(std::unique_lock<std::mutex>& lock, Clock::time_point now,
+                                     bool all) {
+  const auto keep_alive = std::chrono::seconds(server_.keep_alive_timeout_sec_);
+  std::vector<std::unique_ptr<Conn>> idle;
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    Conn& conn = *it->second;
+    // The client's idle time starts once it has its answer.
+    if (!conn.serving && conn.stream.reply_pending()) conn.idle_since = now;
+    if (conn.serving || (!all && now - conn.idle_since < keep_alive)) {
+      ++it;
+      continue;
+    }
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, conn.stream.socket(), nullptr);
+    idle.push_back(std::move(it->second));
+    it = conns_.erase(it);
+  }
+  std::deque<int> waiting;
+  if (all) waiting.swap(waiting_);
+  admit_locked();
+  lock.unlock();
+  for (auto& conn : idle) close(*conn);
+  for (int sock : waiting) refuse(sock);
+  lock.lock();
+}
+
+void HandoffServer::Crew::supervise(std::unique_lock<std::mutex>& lock) {
+  auto swept = Clock::now();
+  while (server_.svr_sock_ != INVALID_SOCKET) {
+    const auto now = Clock::now();
+    bool busy = false;
+    for (Runner* runner : runners_) {
+      if (!runner->busy_since) continue;
+      busy = true;
+      if (!runner->blocked && now - *runner->busy_since >= kBlockedAfter) {
+        runner->blocked = true;
+        --active_;
+      }
+    }
+    while (active_ < target_ && start_runner_locked()) {
+    }
+    if (now - swept >= std::chrono::milliseconds(kSliceMs)) {
+      close_idle(lock, now, false);
+      swept = now;
+    }
+    if (busy) {
+      supervisor_wake_.wait_for(lock, kBlockedAfter);
+    } else {
+      supervisor_sleeping_ = true;  // a runner that gets busy wakes it
+      supervisor_wake_.wait_for(lock, std::chrono::milliseconds(kSliceMs));
+      supervisor_sleeping_ = false;
+    }
+  }
+  stopping_ = true;
+  runners_gone_.wait(lock, [&] { return runner_threads_ == 0; });
+  close_idle(lock, Clock::now(), true);
+}
+
+HandoffServer::HandoffServer(size_t max_connections)
+    : crew_(std::make_unique<Crew>(*this, max_connections)) {}
+
+HandoffServer::~HandoffServer() = default;
+
+bool HandoffServer::process_and_close_socket(socket_t sock) {
+  crew_->add(sock);
+  return true;
 }
 
 }  // namespace solti::api

@@ -9,9 +9,17 @@
 // event loop and returns false, and cpp-httplib then neither writes to,
 // shuts down nor closes the socket; the pool thread is free again.
 //
-// To do this the server runs its own keep-alive loop per connection (the one
-// in cpp-httplib cannot be told to leave a socket open), with the same
-// timeouts, and cpp-httplib's request parsing, routing and response writing.
+// It also serves connections differently: cpp-httplib gives each
+// connection a thread of its own, which sleeps in poll() between requests
+// and is woken for each one, and under load those sleeps and wakes were the
+// largest cost after the requests themselves. Here a connection waiting for
+// its next request sits in one epoll set, and a crew of runner threads (as
+// many as cores) takes whichever connection is ready: under load a runner
+// goes from one request to the next without sleeping. A runner that blocks
+// (a write waiting for its fsync, a slow client, a long response) is noticed
+// within a millisecond or two and another takes its place, so a blocked
+// request never holds up the others. Requests are parsed, routed and
+// answered by cpp-httplib, with its timeouts; keep-alive is the server's.
 //
 // A handler can also answer later, from another thread, without its
 // connection's thread waiting (reply_later()): a create answers once its
@@ -27,6 +35,11 @@ namespace solti::api {
 
 class HandoffServer final : public httplib::Server {
  public:
+  // A connection beyond `max_connections` at once waits (unread) until one
+  // closes; beyond as many again waiting, one is answered 503 and closed.
+  explicit HandoffServer(size_t max_connections);
+  ~HandoffServer() override;
+
   // On a HandoffServer connection thread, inside a content provider: the
   // connection's socket, which the caller now owns (it must close it), with
   // the response headers already sent. -1 elsewhere (a TLS server, a second
@@ -62,7 +75,14 @@ class HandoffServer final : public httplib::Server {
   static bool replying_later();
 
  private:
+  class Crew;
+
+  // Hands `sock` to the crew. The first call (a thread of cpp-httplib's task
+  // queue) supervises the crew until the server stops and every connection
+  // is closed, so that listen() returns only then.
   bool process_and_close_socket(socket_t sock) override;
+
+  std::unique_ptr<Crew> crew_;
 };
 
 }  // namespace solti::api

@@ -489,7 +489,7 @@ class ApiServer::Impl {
       }
       server_ = std::move(tls);
     } else {
-      server_ = std::make_unique<HandoffServer>();
+      server_ = std::make_unique<HandoffServer>(options_.max_connections);
       // Only plain-HTTP watches are handed off; TLS ones stay on their
       // connection threads. The write timeout is cpp-httplib's, which
       // threaded watches had.
@@ -522,8 +522,10 @@ class ApiServer::Impl {
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
       listen_socket_ = sock;
     });
-    // A thread idle this long exits; one that served a kept-alive client
-    // (kubectl, a controller) is usually reused well within it.
+    // cpp-httplib's task queue: for TLS, a thread per connection; for plain
+    // HTTP, HandoffServer's crew serves connections and the queue only
+    // hands them over. A thread idle this long exits; one that served a
+    // kept-alive client (kubectl, a controller) is usually reused within it.
     static constexpr std::chrono::seconds kIdleThreadTimeout{30};
     const size_t threads = options_.max_connections;
     server_->new_task_queue = [threads] { return new ConnectionPool(threads, kIdleThreadTimeout); };

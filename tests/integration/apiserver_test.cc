@@ -639,7 +639,7 @@ TEST_F(FewConnectionsTest, WatchesDoNotHoldConnectionThreadsAndAreBounded) {
                                                 EXPECT_EQ(call("GET", "/readyz").status, 200);
                                                 Reply more = call(
                                                     "GET", std::string(kTasks) + "?watch=true");
-                                                EXPECT_EQ(more.status, 429) << more.text;
+                                                ASSERT_EQ(more.status, 429) << more.text;
                                                 EXPECT_EQ(more.body["reason"], "TooManyRequests");
                                               }),
             kWatchers);

@@ -26,6 +26,8 @@ using httplib::Response;
 
 // How long a test waits for a reply that should come before it fails.
 constexpr int kReplyTimeoutMs = 10'000;
+// Connections the server under test takes at once.
+constexpr size_t kMaxConnections = 8;
 
 struct RawResponse {
   int status = 0;
@@ -111,7 +113,18 @@ Response reply(int status, std::string body) {
 
 class HandoffServerTest : public ::testing::Test {
  protected:
+  // Before the server starts.
+  virtual void configure(HandoffServer&) {}
+
   void SetUp() override {
+    configure(server_);
+    server_.Get("/block", [this](const Request&, Response& res) {
+      std::unique_lock lock(mu_);
+      ++blocked_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return released_; });
+      res.set_content("released", "text/plain");
+    });
     server_.Post("/late", [this](const Request& req, Response&) {
       auto later = HandoffServer::reply_later(req);
       std::lock_guard lock(mu_);
@@ -148,6 +161,8 @@ class HandoffServerTest : public ::testing::Test {
     {
       std::lock_guard lock(mu_);
       parked_.clear();  // answers 500 to anything left
+      released_ = true;
+      changed_.notify_all();
     }
     server_.stop();
     thread_.join();
@@ -174,7 +189,19 @@ class HandoffServerTest : public ::testing::Test {
                              [&] { return answered_now_ >= count; });
   }
 
-  HandoffServer server_;
+  bool wait_for_blocked(int count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::milliseconds(kReplyTimeoutMs),
+                             [&] { return blocked_ >= count; });
+  }
+
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+  HandoffServer server_{kMaxConnections};
   int port_ = 0;
   std::optional<RawClient> client_;
   std::thread thread_;
@@ -183,6 +210,8 @@ class HandoffServerTest : public ::testing::Test {
   std::condition_variable changed_;
   std::vector<std::shared_ptr<HandoffServer::LateReply>> parked_;
   int answered_now_ = 0;
+  int blocked_ = 0;  // /block handlers waiting for release()
+  bool released_ = false;
 };
 
 TEST_F(HandoffServerTest, ALateReplySentFromAnotherThreadKeepsTheConnectionAlive) {
@@ -286,6 +315,88 @@ TEST_F(HandoffServerTest, AReplyStillPendingWhenTheServerStopsIsSent) {
   later->send(reply(201, "in time"));
   EXPECT_EQ(client_->next().body, "in time");
   EXPECT_TRUE(client_->closed_by_server());
+}
+
+// Connections wait for their next request in one epoll set and a few
+// runner threads serve whichever is ready. A handler that blocks (a write
+// waiting for its fsync, a slow client) holds its runner; another takes its
+// place, so that every connection but the blocked ones is still answered.
+TEST_F(HandoffServerTest, HandlersThatBlockDoNotHoldUpOtherConnections) {
+  const int kBlocked = int(kMaxConnections) - 1;  // client_ is the last one
+  std::vector<std::unique_ptr<RawClient>> blocked;
+  for (int i = 0; i < kBlocked; ++i) {
+    blocked.push_back(std::make_unique<RawClient>(port_));
+    ASSERT_TRUE(blocked.back()->send(get("/block")));
+  }
+  ASSERT_TRUE(wait_for_blocked(kBlocked)) << "a request waited behind a blocked handler";
+  ASSERT_TRUE(client_->send(get("/now")));
+  EXPECT_EQ(client_->next().body, "now");
+
+  release();
+  for (auto& client : blocked) EXPECT_EQ(client->next().body, "released");
+  ASSERT_TRUE(client_->send(get("/now")));
+  EXPECT_EQ(client_->next().body, "now");
+}
+
+// As cpp-httplib's own thread pool would have it, a connection beyond the
+// most served at once waits for one to close; a burst of connects (watchers
+// starting) is not refused. Beyond as many again waiting, one is refused.
+TEST_F(HandoffServerTest, ConnectionsBeyondTheMostAtOnceWaitAndBeyondTwiceThatAreRefused) {
+  std::vector<std::unique_ptr<RawClient>> served;
+  // Each is answered once, so that the server surely serves it.
+  ASSERT_TRUE(client_->send(get("/now")));
+  ASSERT_EQ(client_->next().status, 200);
+  for (size_t i = 1; i < kMaxConnections; ++i) {
+    served.push_back(std::make_unique<RawClient>(port_));
+    ASSERT_TRUE(served.back()->send(get("/now")));
+    ASSERT_EQ(served.back()->next().status, 200);
+  }
+  std::vector<std::unique_ptr<RawClient>> waiting;
+  for (size_t i = 0; i < kMaxConnections; ++i) {
+    waiting.push_back(std::make_unique<RawClient>(port_));
+    ASSERT_TRUE(waiting.back()->send(get("/now")));
+  }
+  RawClient refused(port_);
+  RawResponse refusal = refused.next();  // answered at once, without a request
+  EXPECT_EQ(refusal.status, 503);
+  EXPECT_NE(refusal.body.find("8 served and as many waiting"), std::string::npos) << refusal.body;
+  EXPECT_NE(refusal.head.find("Connection: close"), std::string::npos) << refusal.head;
+  EXPECT_TRUE(refused.closed_by_server());
+  EXPECT_FALSE(waiting.front()->readable(100)) << "a connection beyond the most was served";
+
+  ASSERT_TRUE(served.front()->send(get("/now")));
+  EXPECT_EQ(served.front()->next().status, 200) << "the connections served were harmed";
+  // Each that leaves makes room for one waiting, in the order they came;
+  // the server learns of it when it reads the end of the stream.
+  for (size_t i = 0; i < waiting.size(); ++i) {
+    if (served.empty()) {
+      client_.reset();
+    } else {
+      served.pop_back();
+    }
+    EXPECT_EQ(waiting[i]->next().status, 200) << i;
+  }
+}
+
+class ShortKeepAliveTest : public HandoffServerTest {
+ protected:
+  void configure(HandoffServer& server) override { server.set_keep_alive_timeout(1); }
+};
+
+// Keep-alive idle time counts from when the client has its answer: a
+// connection that waits for a late reply is not idle.
+TEST_F(ShortKeepAliveTest, AnIdleConnectionIsClosedAndOneOwedAReplyIsNot) {
+  auto later = send_late(post("/late"));
+  ASSERT_TRUE(later);
+  RawClient idle(port_);
+  ASSERT_TRUE(idle.send(get("/now")));
+  ASSERT_EQ(idle.next().status, 200);
+  EXPECT_TRUE(idle.closed_by_server()) << "the idle connection was kept past its keep-alive";
+
+  later->send(reply(201, "still here"));
+  EXPECT_EQ(client_->next().body, "still here");
+  ASSERT_TRUE(client_->send(get("/now")));
+  EXPECT_EQ(client_->next().body, "now");
 }
 
 }  // namespace
