@@ -25,6 +25,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apiserver/connection_pool.h"
+
 namespace solti::api {
 
 // A late reply's state, shared by the reply (the handler's side) and the
@@ -475,6 +477,7 @@ class HandoffServer::Crew {
   // How often idle runners and the supervisor look for the server's stop,
   // and how often keep-alive timeouts are applied.
   static constexpr int kSliceMs = 100;
+  static constexpr std::chrono::seconds kIdleRunnerTimeout{30};
 
   HandoffServer& server_;
   const size_t max_connections_;
@@ -487,18 +490,23 @@ class HandoffServer::Crew {
   std::deque<int> waiting_;  // accepted, for room among conns_ (at most as many)
   uint64_t next_id_ = 1;
   std::vector<Runner*> runners_;
-  size_t runner_threads_ = 0;  // started and not yet gone
+  size_t runner_threads_ = 0;  // started and not yet returned
   size_t active_ = 0;          // runners not blocked, and those starting
   bool supervised_ = false;
   bool supervisor_sleeping_ = false;
   std::atomic<bool> stopping_{false};  // read by runners between requests
+  // Where runners run: a runner that leaves (its stand-in took over) parks
+  // there and is the next one started, rather than a thread being created
+  // for each write that waits for its fsync. Last: gone before the rest.
+  ConnectionPool threads_;
 };
 
 HandoffServer::Crew::Crew(HandoffServer& server, size_t max_connections)
     : server_(server),
       max_connections_(max_connections),
       target_(std::max(2u, std::thread::hardware_concurrency())),
-      epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      threads_(max_connections + target_, kIdleRunnerTimeout) {
   if (epoll_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
 }
 
@@ -592,12 +600,10 @@ void HandoffServer::Crew::run() {
     }
     if (self.blocked) {
       self.blocked = false;
-      if (++active_ > target_) {  // another took this one's place meanwhile
-        --active_;
-        break;
-      }
+      if (++active_ > target_) break;  // another took this one's place meanwhile
     }
   }
+  --active_;
   runners_.erase(std::find(runners_.begin(), runners_.end(), &self));
   if (--runner_threads_ == 0) runners_gone_.notify_all();
 }
@@ -635,9 +641,7 @@ void HandoffServer::Crew::close(Conn& conn) {
 
 bool HandoffServer::Crew::start_runner_locked() {
   try {
-    // Detached: a runner that leaves has nobody to join it; the supervisor
-    // waits for runner_threads_ to reach zero instead.
-    std::thread([this] { run(); }).detach();
+    threads_.enqueue([this] { run(); });
   } catch (const std::system_error&) {
     return false;  // no thread to be had now; the supervisor tries again
   }
@@ -654,7 +658,12 @@ void HandoffServer::Crew::close_idle(std::unique_lock<std::mutex>& lock, Clock::
     Conn& conn = *it->second;
     // The client's idle time starts once it has its answer.
     if (!conn.serving && conn.stream.reply_pending()) conn.idle_since = now;
-    if (conn.serving || (!all && now - conn.idle_since < keep_alive)) {
+    // A request that came just now is served, not cut off: a client does
+    // not retry a POST on a reset connection.
+    char byte;
+    if (conn.serving ||
+        (!all && (now - conn.idle_since < keep_alive ||
+                  ::recv(conn.stream.socket(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0))) {
       ++it;
       continue;
     }
@@ -674,23 +683,26 @@ void HandoffServer::Crew::close_idle(std::unique_lock<std::mutex>& lock, Clock::
 void HandoffServer::Crew::supervise(std::unique_lock<std::mutex>& lock) {
   auto swept = Clock::now();
   while (server_.svr_sock_ != INVALID_SOCKET) {
+    // First, as it lets go of the lock: what runners do meanwhile is seen
+    // below.
+    if (Clock::now() - swept >= std::chrono::milliseconds(kSliceMs)) {
+      swept = Clock::now();
+      close_idle(lock, swept, false);
+    }
     const auto now = Clock::now();
-    bool busy = false;
+    bool watching = false;  // a runner that may yet turn out blocked
     for (Runner* runner : runners_) {
-      if (!runner->busy_since) continue;
-      busy = true;
-      if (!runner->blocked && now - *runner->busy_since >= kBlockedAfter) {
+      if (!runner->busy_since || runner->blocked) continue;
+      if (now - *runner->busy_since >= kBlockedAfter) {
         runner->blocked = true;
         --active_;
+      } else {
+        watching = true;
       }
     }
     while (active_ < target_ && start_runner_locked()) {
     }
-    if (now - swept >= std::chrono::milliseconds(kSliceMs)) {
-      close_idle(lock, now, false);
-      swept = now;
-    }
-    if (busy) {
+    if (watching) {
       supervisor_wake_.wait_for(lock, kBlockedAfter);
     } else {
       supervisor_sleeping_ = true;  // a runner that gets busy wakes it
@@ -701,6 +713,9 @@ void HandoffServer::Crew::supervise(std::unique_lock<std::mutex>& lock) {
   stopping_ = true;
   runners_gone_.wait(lock, [&] { return runner_threads_ == 0; });
   close_idle(lock, Clock::now(), true);
+  // Ready for the server to listen again.
+  stopping_ = false;
+  supervised_ = false;
 }
 
 HandoffServer::HandoffServer(size_t max_connections)

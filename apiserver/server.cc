@@ -527,7 +527,8 @@ class ApiServer::Impl {
     // hands them over. A thread idle this long exits; one that served a
     // kept-alive client (kubectl, a controller) is usually reused within it.
     static constexpr std::chrono::seconds kIdleThreadTimeout{30};
-    const size_t threads = options_.max_connections;
+    // One more for HandoffServer's supervisor, which holds its thread.
+    const size_t threads = options_.max_connections + 1;
     server_->new_task_queue = [threads] { return new ConnectionPool(threads, kIdleThreadTimeout); };
     server_->set_payload_max_length(options_.max_body_bytes * kDrainedBodyFactor);
     server_->set_keep_alive_max_count(1000);

@@ -121,8 +121,10 @@ int main(int argc, char** argv) {
   size_t max_connections = 2048;
   app.add_option("--data-dir", data_dir, "Where the store keeps its data");
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0: any free port)");
-  app.add_option("--max-connections", max_connections,
-                 "Connections open at once (more are answered 503), and watches open at once");
+  app.add_option(
+         "--max-connections", max_connections,
+         "Connections served at once (more wait; beyond twice this, 503), and watches open at once")
+      ->check(CLI::Range(size_t(1), size_t(1) << 20));
   int64_t history_revisions = 1000;
   double history_seconds = 300, compaction_seconds = 60, bookmark_seconds = 60;
   app.add_option("--history-min-revisions", history_revisions,

@@ -646,6 +646,17 @@ TEST_F(FewConnectionsTest, WatchesDoNotHoldConnectionThreadsAndAreBounded) {
   EXPECT_TRUE(watchers_gauge_reaches(0));
 }
 
+// The crew's supervisor holds one of cpp-httplib's job threads for the
+// server's life; the rest still hand connections over.
+class OneConnectionTest : public ApiServerTest {
+ protected:
+  OneConnectionTest() : ApiServerTest({"--max-connections", "1"}) {}
+};
+
+TEST_F(OneConnectionTest, ConnectionsOneAfterAnotherAreAllServed) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(call("GET", "/readyz").status, 200) << i;
+}
+
 TEST_F(ApiServerTest, ASecondSoltidOnTheSamePortOrDataDirFailsCleanly) {
   SoltidProcess other;
   const std::string port_taken = std::string(SOLTI_SOLTID) + " --data-dir " + other.data_dir() +

@@ -378,6 +378,20 @@ TEST_F(HandoffServerTest, ConnectionsBeyondTheMostAtOnceWaitAndBeyondTwiceThatAr
   }
 }
 
+TEST_F(HandoffServerTest, TheServerListensAgainAfterItStopped) {
+  ASSERT_TRUE(client_->send(get("/now")));
+  ASSERT_EQ(client_->next().status, 200);
+  server_.stop();
+  thread_.join();
+
+  port_ = server_.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port_, 0);
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  client_.emplace(port_);
+  ASSERT_TRUE(client_->send(get("/now")));
+  EXPECT_EQ(client_->next().body, "now");
+}
+
 class ShortKeepAliveTest : public HandoffServerTest {
  protected:
   void configure(HandoffServer& server) override { server.set_keep_alive_timeout(1); }
