@@ -13,8 +13,8 @@
 // connection a thread of its own, which sleeps in poll() between requests
 // and is woken for each one, and under load those sleeps and wakes were the
 // largest cost after the requests themselves. Here a connection waiting for
-// its next request sits in one epoll set, and a crew of runner threads (as
-// many as cores) takes whichever connection is ready: under load a runner
+// its next request sits in one epoll set, and a crew of runner threads (a
+// few per core) takes whichever connection is ready: under load a runner
 // goes from one request to the next without sleeping. A runner that blocks
 // (a write waiting for its fsync, a slow client, a long response) is noticed
 // within a millisecond or two and another takes its place, so a blocked
@@ -62,6 +62,12 @@ class HandoffServer final : public httplib::Server {
    private:
     std::shared_ptr<Slot> slot_;
   };
+
+  // Inside a handler, before it waits (for a write's fsync, another
+  // thread): on a crew runner, another runner takes this one's place at
+  // once rather than once the wait has lasted a millisecond. Elsewhere
+  // nothing.
+  static void about_to_block();
 
   // On a HandoffServer connection thread, inside a handler: the request is
   // answered through the returned reply instead of the handler's Response,

@@ -6,6 +6,7 @@
 #include <limits>
 #include <random>
 
+#include "apiserver/handoff_server.h"
 #include "apiserver/managed_fields.h"
 #include "model/json_codec.h"
 
@@ -24,6 +25,7 @@ template <typename Start>
 Result<WriteResult> wait_for_write(Start start) {
   std::promise<Result<WriteResult>> answer;
   start([&answer](Result<WriteResult> outcome) { answer.set_value(std::move(outcome)); });
+  HandoffServer::about_to_block();
   return answer.get_future().get();
 }
 
@@ -399,6 +401,7 @@ Result<WriteResult> Registry::write_update(
       return result;
     }
     store::Preconditions preconditions{current->mod_revision, current->uid};
+    HandoffServer::about_to_block();  // the store answers once the write is durable
     if (being_deleted(updated) && finalizers_of(updated).empty()) {
       auto removed = store_.remove(key(ns, name), preconditions);
       if (removed.ok()) {
@@ -418,6 +421,7 @@ Result<WriteResult> Registry::write_update(
     // it is durable. A resourceVersion the user sent no longer matches it
     // (409 above); one a patch or apply took over from the live object is
     // taken again.
+    HandoffServer::about_to_block();
     store_.wait_for_pending_write(key(ns, name));
   }
   return conflict(name);
@@ -553,11 +557,13 @@ Result<Json> Registry::remove(const std::string& ns, const std::string& name,
     }
     if (options.dry_run) return object;
     store::Preconditions preconditions{current->mod_revision, current->uid};
+    HandoffServer::about_to_block();
     auto written = finalized ? store_.remove(key(ns, name), preconditions)
                              : store_.update(key(ns, name), std::move(object), preconditions);
     if (written.ok()) return parse(*written->value);
     if (written.status().code() == StatusCode::kNotFound) return not_found(name);
     if (written.status().code() != StatusCode::kConflict) return written.status();
+    HandoffServer::about_to_block();
     store_.wait_for_pending_write(key(ns, name));
   }
   return conflict(name);

@@ -3,7 +3,7 @@
 # manifests (default 1000), against the same soltid (API only, so that the
 # reconciler's work does not share the CPU with the clients). Each round
 # applies into fresh namespaces, so every apply creates all N Tasks.
-# Usage: bench/apply_bench.sh [N] [ROUNDS]   (after cmake --build --preset default)
+# Usage: [SOLTID=path] bench/apply_bench.sh [N] [ROUNDS]   (after cmake --build --preset default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
@@ -16,7 +16,7 @@ for i in $(seq -w 1 "$n"); do
   printf 'apiVersion: solti.io/v1\nkind: Task\nmetadata: {name: t-%s, labels: {bench: apply}}\nspec:\n  timeout: 10s\n  subprocess: {command: /bin/true}\n' "$i" >"$tmp/tasks/t-$i.yaml"
 done
 
-build/cmd/soltid --data-dir "$tmp/data" --listen 127.0.0.1:0 --no-reconciler >"$tmp/soltid.out" 2>&1 &
+"${SOLTID:-build/cmd/soltid}" --data-dir "$tmp/data" --listen 127.0.0.1:0 --no-reconciler >"$tmp/soltid.out" 2>&1 &
 for _ in $(seq 100); do grep -q "ready on" "$tmp/soltid.out" && break; sleep 0.05; done
 server=$(sed -n 's/.*ready on \(http:\/\/[0-9.:]*\).*/\1/p' "$tmp/soltid.out")
 printf 'apiVersion: v1\nkind: Config\nclusters: [{name: s, cluster: {server: "%s"}}]\ncontexts: [{name: s, context: {cluster: s}}]\ncurrent-context: s\n' "$server" >"$tmp/kubeconfig"
