@@ -474,10 +474,11 @@ class HandoffServer::Crew {
   void refuse(int sock);
   static void close(Conn& conn);
 
-  // A runner busy this long on one request is taken to be blocked. Short
-  // enough that a write's fsync wait does not hold up other requests,
-  // long enough that the handful of requests that take this long on the
-  // CPU (a large list) add a runner only briefly.
+  // A runner busy this long on one request is taken to be blocked. Writes
+  // waiting for their fsync say so at once (about_to_block()); this catches
+  // the rest (a slow client, logs -f), and is long enough that the few
+  // requests that take this long on the CPU (a large list) add a runner
+  // only briefly.
   static constexpr std::chrono::milliseconds kBlockedAfter{1};
   // How often idle runners and the supervisor look for the server's stop,
   // and how often keep-alive timeouts are applied.
