@@ -439,13 +439,12 @@ class HandoffServer::Crew {
                  to_ms(server.write_timeout_sec_, server.write_timeout_usec_)),
           connection{&stream, epoll,
                      "timeout=" + std::to_string(server.keep_alive_timeout_sec_) +
-                         ", max=" + std::to_string(server.keep_alive_max_count_)},
-          requests_left(server.keep_alive_max_count_) {}
+                         ", max=" + std::to_string(server.keep_alive_max_count_),
+                     server.keep_alive_max_count_} {}
 
     const uint64_t id;  // in the epoll set: never reused, unlike socket numbers
     SocketStream stream;
     Connection connection;
-    size_t requests_left;
     Clock::time_point idle_since;
     bool serving = false;  // a runner has it (it is not in the epoll set)
   };
@@ -464,6 +463,12 @@ class HandoffServer::Crew {
   Outcome serve(Conn& conn);
   void supervise(std::unique_lock<std::mutex>& lock);
   bool start_runner_locked();
+  // `runner` counts as blocked from now on, and stand-ins start.
+  void count_blocked_locked(Runner& runner);
+  // Starts runners until `target_` are not blocked.
+  void staff_locked();
+  // Waits for the runners to leave and closes every connection.
+  void shut_down(std::unique_lock<std::mutex>& lock);
   // Closes the connections idle past the keep-alive timeout (all of them
   // when `all`).
   void close_idle(std::unique_lock<std::mutex>& lock, Clock::time_point now, bool all);
@@ -530,11 +535,15 @@ HandoffServer::Crew::Crew(HandoffServer& server, size_t max_connections)
 
 HandoffServer::Crew::~Crew() {
   std::unique_lock lock(mu_);
+  shut_down(lock);
+  lock.unlock();
+  ::close(epoll_);
+}
+
+void HandoffServer::Crew::shut_down(std::unique_lock<std::mutex>& lock) {
   stopping_ = true;
   runners_gone_.wait(lock, [&] { return runner_threads_ == 0; });
   close_idle(lock, Clock::now(), true);
-  lock.unlock();
-  ::close(epoll_);
 }
 
 void HandoffServer::Crew::add(int sock) {
@@ -633,8 +642,16 @@ void HandoffServer::Crew::run() {
 void HandoffServer::Crew::hand_over(Runner& self) {
   std::lock_guard lock(mu_);
   if (!self.busy_since || self.blocked) return;
-  self.blocked = true;
+  count_blocked_locked(self);
+  staff_locked();
+}
+
+void HandoffServer::Crew::count_blocked_locked(Runner& runner) {
+  runner.blocked = true;
   --active_;
+}
+
+void HandoffServer::Crew::staff_locked() {
   while (active_ < target_ && start_runner_locked()) {
   }
 }
@@ -651,10 +668,10 @@ HandoffServer::Crew::Outcome HandoffServer::Crew::serve(Conn& conn) {
   Outcome outcome = Outcome::kKeep;
   do {
     bool connection_closed = false;
-    connection.requests_left = conn.requests_left--;
     connection.replying_later = false;
-    bool ok =
-        server_.process_request(conn.stream, conn.requests_left == 0, connection_closed, nullptr);
+    bool ok = server_.process_request(conn.stream, connection.requests_left == 1, connection_closed,
+                                      nullptr);
+    --connection.requests_left;
     if (connection.replying_later) {
       conn.stream.unmute();  // and on without waiting for the reply
     } else if (!connection.taken && !conn.stream.flush()) {
@@ -662,7 +679,7 @@ HandoffServer::Crew::Outcome HandoffServer::Crew::serve(Conn& conn) {
     }
     if (connection.taken) {
       outcome = Outcome::kTaken;
-    } else if (!ok || connection_closed || conn.requests_left == 0) {
+    } else if (!ok || connection_closed || connection.requests_left == 0) {
       outcome = Outcome::kClose;
     }
   } while (outcome == Outcome::kKeep && conn.stream.buffered() > 0);
@@ -731,14 +748,12 @@ void HandoffServer::Crew::supervise(std::unique_lock<std::mutex>& lock) {
     for (Runner* runner : runners_) {
       if (!runner->busy_since || runner->blocked) continue;
       if (now - *runner->busy_since >= kBlockedAfter) {
-        runner->blocked = true;
-        --active_;
+        count_blocked_locked(*runner);
       } else {
         watching = true;
       }
     }
-    while (active_ < target_ && start_runner_locked()) {
-    }
+    staff_locked();
     if (watching) {
       supervisor_wake_.wait_for(lock, kBlockedAfter);
     } else {
@@ -747,9 +762,7 @@ void HandoffServer::Crew::supervise(std::unique_lock<std::mutex>& lock) {
       supervisor_sleeping_ = false;
     }
   }
-  stopping_ = true;
-  runners_gone_.wait(lock, [&] { return runner_threads_ == 0; });
-  close_idle(lock, Clock::now(), true);
+  shut_down(lock);
   // Ready for the server to listen again.
   stopping_ = false;
   supervised_ = false;

@@ -65,8 +65,8 @@ class HandoffServer final : public httplib::Server {
 
   // Inside a handler, before it waits (for a write's fsync, another
   // thread): on a crew runner, another runner takes this one's place at
-  // once rather than once the wait has lasted a millisecond. Elsewhere
-  // nothing.
+  // once rather than once the wait has lasted a millisecond, until the
+  // request is answered. Elsewhere nothing.
   static void about_to_block();
 
   // On a HandoffServer connection thread, inside a handler: the request is

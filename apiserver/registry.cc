@@ -401,7 +401,9 @@ Result<WriteResult> Registry::write_update(
       return result;
     }
     store::Preconditions preconditions{current->mod_revision, current->uid};
-    HandoffServer::about_to_block();  // the store answers once the write is durable
+    // The store answers once the write is durable; the hand-over holds for
+    // the rest of the request (a retry's wait too).
+    HandoffServer::about_to_block();
     if (being_deleted(updated) && finalizers_of(updated).empty()) {
       auto removed = store_.remove(key(ns, name), preconditions);
       if (removed.ok()) {
@@ -421,7 +423,6 @@ Result<WriteResult> Registry::write_update(
     // it is durable. A resourceVersion the user sent no longer matches it
     // (409 above); one a patch or apply took over from the live object is
     // taken again.
-    HandoffServer::about_to_block();
     store_.wait_for_pending_write(key(ns, name));
   }
   return conflict(name);
@@ -563,7 +564,6 @@ Result<Json> Registry::remove(const std::string& ns, const std::string& name,
     if (written.ok()) return parse(*written->value);
     if (written.status().code() == StatusCode::kNotFound) return not_found(name);
     if (written.status().code() != StatusCode::kConflict) return written.status();
-    HandoffServer::about_to_block();
     store_.wait_for_pending_write(key(ns, name));
   }
   return conflict(name);

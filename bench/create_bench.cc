@@ -6,7 +6,6 @@
 //
 //   create_bench --soltid build/cmd/soltid [--etcd /usr/bin/etcd] [--clients 32,128]
 //                [--seconds 5] [--value-bytes 1024]
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -23,6 +22,7 @@
 #include <sstream>
 
 #include "bench/bench_util.h"
+#include "tests/raw_socket.h"
 
 namespace {
 
@@ -54,13 +54,10 @@ struct Connection {
   Clock::time_point sent_at;
 };
 
+// A non-blocking keep-alive connection to 127.0.0.1:`port`.
 int connect_to(int port) {
-  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (sock < 0 || ::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  const int sock = solti::testing::connect_to(port);
+  if (sock < 0) {
     std::perror("connect");
     std::exit(1);
   }

@@ -6,10 +6,8 @@
 //
 //   watch_bench --soltid build/cmd/soltid [--watchers 1000] [--events 10000] [--rate 1000]
 //               [--writers 16] [--readers 2]
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +24,7 @@
 
 #include "bench/bench_util.h"
 #include "model/object_meta.h"
+#include "tests/raw_socket.h"
 
 using bench::Clock;
 using bench::percentile;
@@ -72,15 +71,10 @@ struct Watch {
 };
 
 int open_watch(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = solti::testing::connect_to(port);
   if (fd < 0) return -1;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(uint16_t(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      send(fd, request.data(), request.size(), 0) != ssize_t(request.size())) {
+  if (send(fd, request.data(), request.size(), 0) != ssize_t(request.size())) {
     close(fd);
     return -1;
   }

@@ -1,4 +1,5 @@
-// A TCP connection to 127.0.0.1, for tests that speak HTTP as raw bytes.
+// A TCP connection to 127.0.0.1, for tests and benchmarks that speak HTTP as
+// raw bytes.
 #pragma once
 
 #include <arpa/inet.h>
