@@ -171,9 +171,9 @@ bool Controller::is_echo(const std::string& key) {
   return informer_.resource_version_of(key) == written;
 }
 
-void Controller::nudge(const std::string& key) {
+void Controller::nudge(const std::string& key, WorkQueue::Priority priority) {
   nudged_.insert(key);
-  queue_.add(key);
+  queue_.add(key, priority);
 }
 
 // --- reconcile ---------------------------------------------------------------
@@ -465,7 +465,7 @@ void Controller::on_attempt_done(const std::string& key, const std::string& id,
   if (it == active_.end() || it->second->id != id) return;
   it->second->result = std::move(result);
   --running_;
-  nudge(key);
+  nudge(key, WorkQueue::Priority::kHigh);
 }
 
 void Controller::cancel(ActiveAttempt& active, std::string_view why) {

@@ -172,7 +172,11 @@ class Controller {
   // it is skipped: half of a burst's reconciles were echoes. Entries of
   // both live until the key's next process(), which their queueing ensures.
   bool is_echo(const std::string& key);  // takes the key's entry out
-  void nudge(const std::string& key);
+  // An attempt's end is queued with kHigh, ahead of the informer's events:
+  // behind a burst of new Tasks, ended attempts waited for thousands of
+  // reconciles, each holding its descriptors (which every later exec had to
+  // copy and close) and filling --max-parallel with processes long gone.
+  void nudge(const std::string& key, WorkQueue::Priority priority = WorkQueue::Priority::kNormal);
   std::map<std::string, std::string> settled_at_;
   std::set<std::string> nudged_;
   std::atomic<size_t> running_{0};

@@ -11,21 +11,37 @@ WorkQueue::WorkQueue(Clock& clock, RateLimits limits)
       tokens_(double(limits.burst)),
       bucket_time_(clock.steady_now()) {}
 
-void WorkQueue::add(const std::string& key) {
+void WorkQueue::add(const std::string& key, Priority priority) {
   std::lock_guard lock(mu_);
-  add_locked(key);
+  add_locked(key, priority);
 }
 
-void WorkQueue::add_locked(const std::string& key) {
-  if (!dirty_.insert(key).second) return;  // already queued or waiting to be re-queued
-  if (in_flight_.count(key)) return;       // done() re-queues it
-  ready_.push_back(key);
+void WorkQueue::add_locked(const std::string& key, Priority priority) {
+  auto [dirty, added] = dirty_.try_emplace(key, priority);
+  if (!added) {  // already queued or waiting to be re-queued
+    if (priority >= dirty->second) return;
+    dirty->second = priority;
+    auto queued = ready_at_.find(key);
+    if (queued == ready_at_.end()) return;  // in flight: done() re-queues it
+    ready_.erase(queued->second);
+    ready_at_.erase(queued);
+    enqueue_locked(key, priority);
+    return;
+  }
+  if (in_flight_.count(key)) return;  // done() re-queues it
+  enqueue_locked(key, priority);
   changed_.notify_one();
+}
+
+void WorkQueue::enqueue_locked(const std::string& key, Priority priority) {
+  const Place place{priority, added_++};
+  ready_.emplace(place, key);
+  ready_at_.emplace(key, place);
 }
 
 void WorkQueue::add_after(const std::string& key, std::chrono::milliseconds delay) {
   std::lock_guard lock(mu_);
-  if (delay.count() <= 0) return add_locked(key);
+  if (delay.count() <= 0) return add_locked(key, Priority::kNormal);
   const TimePoint at = clock_.steady_now() + delay;
   auto existing = waiting_at_.find(key);
   if (existing != waiting_at_.end()) {
@@ -82,13 +98,14 @@ void WorkQueue::promote_locked(TimePoint now) {
     std::string key = waiting_.begin()->second;
     waiting_.erase(waiting_.begin());
     waiting_at_.erase(key);
-    add_locked(key);
+    add_locked(key, Priority::kNormal);
   }
 }
 
 std::string WorkQueue::take_locked() {
-  std::string key = std::move(ready_.front());
-  ready_.pop_front();
+  std::string key = std::move(ready_.begin()->second);
+  ready_.erase(ready_.begin());
+  ready_at_.erase(key);
   dirty_.erase(key);
   in_flight_.insert(key);
   return key;
@@ -125,8 +142,9 @@ void WorkQueue::shut_down() {
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(mu_);
   in_flight_.erase(key);
-  if (dirty_.count(key)) {
-    ready_.push_back(key);
+  auto dirty = dirty_.find(key);
+  if (dirty != dirty_.end()) {
+    enqueue_locked(key, dirty->second);
     changed_.notify_one();
   }
 }

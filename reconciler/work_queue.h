@@ -1,6 +1,12 @@
 // The reconciler's work queue (client-go's rate-limited work queue):
 //  - de-duplicating: a key queued twice is handled once;
 //  - a key added while it is being handled is handled again after done();
+//  - two priorities: a kHigh key is taken before every kNormal one (in the
+//    order added within each), and a queued key added again with kHigh
+//    moves ahead; a key keeps the highest priority it was added with until
+//    it is taken (controller-runtime's priority queue, so that the
+//    reconciler finishes work it holds resources for before it takes on a
+//    burst of new keys);
 //  - delayed adds, and rate-limited adds whose delay is the larger of the
 //    key's exponential backoff (base·2^(failures-1), capped) and a global
 //    token bucket's wait; forget() resets the key's backoff.
@@ -12,7 +18,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,10 +39,12 @@ class WorkQueue {
     size_t burst = 100;  // and its depth
   };
 
+  enum class Priority { kHigh, kNormal };  // in the order they are taken
+
   explicit WorkQueue(Clock& clock) : WorkQueue(clock, RateLimits{}) {}
   WorkQueue(Clock& clock, RateLimits limits);
 
-  void add(const std::string& key);
+  void add(const std::string& key, Priority priority = Priority::kNormal);
   void add_after(const std::string& key, std::chrono::milliseconds delay);
   void add_rate_limited(const std::string& key);
   void forget(const std::string& key);
@@ -56,7 +63,8 @@ class WorkQueue {
   size_t size() const;
 
  private:
-  void add_locked(const std::string& key);
+  void add_locked(const std::string& key, Priority priority);
+  void enqueue_locked(const std::string& key, Priority priority);
   void promote_locked(TimePoint now);
   std::string take_locked();
   std::chrono::milliseconds bucket_delay_locked(TimePoint now);
@@ -66,8 +74,13 @@ class WorkQueue {
   mutable std::mutex mu_;
   std::condition_variable changed_;  // a key became ready, or the earliest wait moved
   bool shut_down_ = false;
-  std::deque<std::string> ready_;
-  std::set<std::string> dirty_;  // needs handling (queued or to be re-queued)
+  // Ready keys by (priority, order added); ready_at_ is the reverse index.
+  using Place = std::pair<Priority, uint64_t>;
+  std::map<Place, std::string> ready_;
+  std::map<std::string, Place> ready_at_;
+  uint64_t added_ = 0;
+  // Needs handling (queued or to be re-queued), with the priority asked.
+  std::map<std::string, Priority> dirty_;
   std::set<std::string> in_flight_;
   std::multimap<TimePoint, std::string> waiting_;
   std::map<std::string, TimePoint> waiting_at_;  // earliest wait per key

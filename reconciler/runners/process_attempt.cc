@@ -280,7 +280,10 @@ void ProcessAttempt::maybe_finish() {
     ::close(log_fd_);
     log_fd_ = -1;
   }
+  // The attempt object lives on until its end is recorded; its descriptors
+  // need not, or every exec meanwhile copies and closes them.
   pidfd_.close();
+  output_.close();
   oom_killed_ = cgroup_ && cgroup_->oom_killed();
   release_cgroup();
 }

@@ -310,6 +310,22 @@ TEST_F(ControllerTest, ANudgeWhileTheReconcileWritesIsNotLostToItsEcho) {
   EXPECT_EQ(task("second").status.phase, TaskPhase::kRunning);
 }
 
+TEST_F(ControllerTest, AnEndedAttemptIsRecordedBeforeNewTasksStart) {
+  create("early", {});
+  settle();
+  create("new-1", {});
+  create("new-2", {});
+  ASSERT_TRUE(controller_->pump_events(std::chrono::steady_clock::now() + 2ms).ok());
+  runner_->finish(0, Outcome::kSucceeded, 0);
+  loop_.restart();
+  loop_.poll();
+  controller_->run_ready(1);
+  EXPECT_EQ(task("early").status.phase, TaskPhase::kSucceeded);
+  EXPECT_EQ(runner_->started.size(), 1u);
+  settle();
+  EXPECT_EQ(runner_->started.size(), 3u);
+}
+
 TEST_F(ControllerTest, AReplaceThatFindsItsSlotFreeIsNotLeftWaiting) {
   const Json spec = {{"slot", "s"}, {"admission", "Replace"}};
   create("r1", spec);

@@ -41,6 +41,47 @@ TEST_F(WorkQueueTest, AKeyAddedWhileInFlightIsHandledAgainAfterDone) {
   EXPECT_EQ(q.take(), std::nullopt);  // and only once more
 }
 
+TEST_F(WorkQueueTest, HighPriorityKeysGoFirstInTheOrderAdded) {
+  WorkQueue q(clock_);
+  q.add("new-1");
+  q.add("done-1", WorkQueue::Priority::kHigh);
+  q.add("new-2");
+  q.add("done-2", WorkQueue::Priority::kHigh);
+  EXPECT_EQ(q.take(), "done-1");
+  EXPECT_EQ(q.take(), "done-2");
+  EXPECT_EQ(q.take(), "new-1");
+  EXPECT_EQ(q.take(), "new-2");
+}
+
+TEST_F(WorkQueueTest, AQueuedKeyAddedWithHighPriorityMovesAheadOnce) {
+  WorkQueue q(clock_);
+  q.add("a");
+  q.add("b");
+  q.add("b", WorkQueue::Priority::kHigh);
+  q.add("b");  // a lower priority does not demote it
+  EXPECT_EQ(q.size(), 2u);
+  EXPECT_EQ(q.take(), "b");
+  EXPECT_EQ(q.take(), "a");
+  EXPECT_EQ(q.take(), std::nullopt);
+}
+
+TEST_F(WorkQueueTest, APriorityAskedWhileInFlightHoldsForTheRequeue) {
+  WorkQueue q(clock_);
+  q.add("a");
+  ASSERT_EQ(q.take(), "a");
+  q.add("b");
+  q.add("a", WorkQueue::Priority::kHigh);
+  q.done("a");
+  EXPECT_EQ(q.take(), "a");
+  q.done("a");
+  EXPECT_EQ(q.take(), "b");
+  // Taken, a key starts again from the normal priority.
+  q.done("b");
+  q.add("c");
+  q.add("b");
+  EXPECT_EQ(q.take(), "c");
+}
+
 TEST_F(WorkQueueTest, DelayedKeysBecomeReadyAtTheirTime) {
   WorkQueue q(clock_);
   q.add_after("a", milliseconds(100));
