@@ -137,11 +137,13 @@ void Controller::run_ready(size_t limit) {
 }
 
 void Controller::process(const std::string& key) {
+  const uint64_t turn = queue_.take_order(key);
   std::unique_lock lock(mu_);
   capacity_woken_.erase(key);
   const bool nudged = nudged_.erase(key) > 0;
-  const bool echo = is_echo(key);
-  auto requeue = echo && !nudged ? Result<Requeue>(Requeue{}) : reconcile(key);
+  const bool echo = is_echo(key) && !nudged;
+  if (echo) pass_turn(turn);
+  auto requeue = echo ? Result<Requeue>(Requeue{}) : reconcile(key, turn);
   // Only a reconcile that ends with nothing left to do leaves its write's
   // version for the echo check: not one that failed or wants a later look,
   // nor one nudged while it had mu_ released (the nudge may postdate what
@@ -171,6 +173,20 @@ bool Controller::is_echo(const std::string& key) {
   return informer_.resource_version_of(key) == written;
 }
 
+void Controller::take_turn(uint64_t turn) {
+  turn_passed_.wait(mu_, [&] { return turns_through_ + 1 >= turn; });
+  pass_turn(turn);
+}
+
+void Controller::pass_turn(uint64_t turn) {
+  turns_passed_.insert(turn);
+  while (!turns_passed_.empty() && *turns_passed_.begin() <= turns_through_ + 1) {
+    turns_through_ = std::max(turns_through_, *turns_passed_.begin());
+    turns_passed_.erase(turns_passed_.begin());
+  }
+  turn_passed_.notify_all();
+}
+
 void Controller::nudge(const std::string& key, WorkQueue::Priority priority) {
   nudged_.insert(key);
   queue_.add(key, priority);
@@ -178,7 +194,7 @@ void Controller::nudge(const std::string& key, WorkQueue::Priority priority) {
 
 // --- reconcile ---------------------------------------------------------------
 
-Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
+Result<Controller::Requeue> Controller::reconcile(const std::string& key, uint64_t turn) {
   ++reconciles_;
   // Not structured bindings: clang 14 cannot capture those in a lambda.
   const auto split = split_key(key);
@@ -191,6 +207,7 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
   auto active_it = active_.find(key);
   ActiveAttempt* active = active_it == active_.end() ? nullptr : active_it->second.get();
   if (!got.ok()) {
+    pass_turn(turn);
     if (got.status().code() != StatusCode::kNotFound) return got.status();
     // Gone without our finalizer (it was removed by hand): stop what runs.
     leave_slots(key);
@@ -209,6 +226,12 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key) {
   }
   Json object = std::move(got).value();
   Task task = decode<Task>(object);
+  // A Task alone in the lane of its own name has no one to race.
+  if (effective_slot(task) != task.metadata.name) {
+    take_turn(turn);
+  } else {
+    pass_turn(turn);
+  }
   if (active && active->uid != task.metadata.uid) {
     // The attempt belongs to an earlier Task of the same name.
     if (!active->result) {

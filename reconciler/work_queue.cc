@@ -107,7 +107,7 @@ std::string WorkQueue::take_locked() {
   ready_.erase(ready_.begin());
   ready_at_.erase(key);
   dirty_.erase(key);
-  in_flight_.insert(key);
+  in_flight_.emplace(key, ++taken_);
   return key;
 }
 
@@ -147,6 +147,12 @@ void WorkQueue::done(const std::string& key) {
     enqueue_locked(key, dirty->second);
     changed_.notify_one();
   }
+}
+
+uint64_t WorkQueue::take_order(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = in_flight_.find(key);
+  return it == in_flight_.end() ? 0 : it->second;
 }
 
 std::optional<WorkQueue::TimePoint> WorkQueue::next_deadline() const {

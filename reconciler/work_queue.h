@@ -21,7 +21,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 
 #include "model/clock.h"
@@ -57,6 +56,9 @@ class WorkQueue {
   // Wakes every wait_and_take() for good.
   void shut_down();
   void done(const std::string& key);
+  // Where an in-flight key came in the order of takes (1, 2, ... with no
+  // gaps); 0 when the key is not in flight.
+  uint64_t take_order(const std::string& key) const;
   // When the earliest delayed key becomes ready, if any is waiting.
   std::optional<TimePoint> next_deadline() const;
   // Keys ready or waiting, in flight excluded.
@@ -81,7 +83,8 @@ class WorkQueue {
   uint64_t added_ = 0;
   // Needs handling (queued or to be re-queued), with the priority asked.
   std::map<std::string, Priority> dirty_;
-  std::set<std::string> in_flight_;
+  std::map<std::string, uint64_t> in_flight_;  // key → its take_order()
+  uint64_t taken_ = 0;
   std::multimap<TimePoint, std::string> waiting_;
   std::map<std::string, TimePoint> waiting_at_;  // earliest wait per key
   std::map<std::string, int> failures_;

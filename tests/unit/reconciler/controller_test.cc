@@ -8,6 +8,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "apiserver/resources.h"
 #include "model/json_codec.h"
@@ -100,6 +103,64 @@ class StatusWriteHook final : public api::Strategy {
 
  private:
   const api::Strategy& inner_;
+};
+
+// The store, with the reads of one key held until another key has been
+// read and `hold` has passed: a reconcile whose read of the store is slow.
+class SlowReadStore final : public store::Store {
+ public:
+  SlowReadStore(store::Store& inner, std::string slow_key, std::string first_key,
+                std::chrono::milliseconds hold)
+      : inner_(inner),
+        slow_key_(std::move(slow_key)),
+        first_key_(std::move(first_key)),
+        hold_(hold) {}
+
+  Result<store::StoredObject> get(std::string_view key) override {
+    if (key.ends_with(slow_key_)) {
+      std::unique_lock lock(mu_);
+      first_read_.wait(lock, [&] { return first_read_done_; });
+      lock.unlock();
+      std::this_thread::sleep_for(hold_);
+    }
+    auto got = inner_.get(key);
+    if (key.ends_with(first_key_)) {
+      std::lock_guard lock(mu_);
+      first_read_done_ = true;
+      first_read_.notify_all();
+    }
+    return got;
+  }
+  Result<store::ListResult> list(const store::ListOptions& o) override { return inner_.list(o); }
+  Result<store::StoredObject> create(std::string_view key, Json object) override {
+    return inner_.create(key, std::move(object));
+  }
+  Result<store::StoredObject> update(std::string_view key, Json object,
+                                     const store::Preconditions& p) override {
+    return inner_.update(key, std::move(object), p);
+  }
+  Result<store::StoredObject> remove(std::string_view key, const store::Preconditions& p) override {
+    return inner_.remove(key, p);
+  }
+  Result<std::unique_ptr<store::Watcher>> watch(std::string prefix, uint64_t after) override {
+    return inner_.watch(std::move(prefix), after);
+  }
+  std::unique_ptr<store::PublishSubscription> on_publish(std::function<void()> l) override {
+    return inner_.on_publish(std::move(l));
+  }
+  uint64_t revision() override { return inner_.revision(); }
+  uint64_t compacted_revision() override { return inner_.compacted_revision(); }
+  Status compact() override { return inner_.compact(); }
+  store::Stats stats() override { return inner_.stats(); }
+  Status health() override { return inner_.health(); }
+
+ private:
+  store::Store& inner_;
+  const std::string slow_key_, first_key_;
+  const std::chrono::milliseconds hold_;
+  std::mutex mu_;
+  std::condition_variable first_read_;
+  bool first_read_done_ = false;
 };
 
 // Pins every random draw to the top of its range.
@@ -324,6 +385,39 @@ TEST_F(ControllerTest, AnEndedAttemptIsRecordedBeforeNewTasksStart) {
   EXPECT_EQ(runner_->started.size(), 1u);
   settle();
   EXPECT_EQ(runner_->started.size(), 3u);
+}
+
+TEST_F(ControllerTest, TasksForAFreeSlotAreAdmittedInTheOrderTheyCame) {
+  // The older Task's read of the store finishes 100 ms after the newer
+  // one's: its worker must still decide first.
+  SlowReadStore slow(*store_, "/default/older", "/default/newer", 100ms);
+  // As in soltid: the runner finalizer comes with the create, so that the
+  // first reconcile has no write to make before it admits.
+  task_strategy_ = api::make_task_strategy(true);
+  tasks_ = std::make_unique<api::Registry>(slow, *task_strategy_, clock_);
+  start_controller();
+  controller_->start();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  // Once this one runs, the informer watches: the next two come as events
+  // in the order created, not in the name order of its first list.
+  create("warm-up", {});
+  while (task("warm-up").status.phase != TaskPhase::kRunning &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const Json spec = {{"slot", "s"}, {"admission", "Queue"}};
+  create("older", spec);
+  create("newer", spec);
+  while ((task("older").status.phase != TaskPhase::kRunning ||
+          task("newer").status.reason != "Queued") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  controller_.reset();  // joins the workers: runner_ is theirs until then
+  EXPECT_EQ(task("older").status.phase, TaskPhase::kRunning);
+  EXPECT_EQ(task("newer").status.reason, "Queued");
+  ASSERT_EQ(runner_->started.size(), 2u);
+  EXPECT_NE(runner_->started[1]->request.log_path.find("/older/"), std::string::npos);
 }
 
 TEST_F(ControllerTest, AReplaceThatFindsItsSlotFreeIsNotLeftWaiting) {
