@@ -174,17 +174,22 @@ bool Controller::is_echo(const std::string& key) {
 }
 
 void Controller::take_turn(uint64_t turn) {
-  turn_passed_.wait(mu_, [&] { return turns_through_ + 1 >= turn; });
+  if (turns_through_ + 1 < turn) {
+    ++turn_waiters_;
+    turn_passed_.wait(mu_, [&] { return turns_through_ + 1 >= turn; });
+    --turn_waiters_;
+  }
   pass_turn(turn);
 }
 
 void Controller::pass_turn(uint64_t turn) {
   turns_passed_.insert(turn);
+  const uint64_t before = turns_through_;
   while (!turns_passed_.empty() && *turns_passed_.begin() <= turns_through_ + 1) {
     turns_through_ = std::max(turns_through_, *turns_passed_.begin());
     turns_passed_.erase(turns_passed_.begin());
   }
-  turn_passed_.notify_all();
+  if (turn_waiters_ > 0 && turns_through_ != before) turn_passed_.notify_all();
 }
 
 void Controller::nudge(const std::string& key, WorkQueue::Priority priority) {
@@ -226,12 +231,7 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key, uint64
   }
   Json object = std::move(got).value();
   Task task = decode<Task>(object);
-  // A Task alone in the lane of its own name has no one to race.
-  if (effective_slot(task) != task.metadata.name) {
-    take_turn(turn);
-  } else {
-    pass_turn(turn);
-  }
+  take_turn(turn);
   if (active && active->uid != task.metadata.uid) {
     // The attempt belongs to an earlier Task of the same name.
     if (!active->result) {

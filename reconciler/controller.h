@@ -101,10 +101,12 @@ class Controller {
   // their reads of the store finish in: two Tasks created one after the
   // other for one free slot are admitted in that order (DESIGN: Queue is
   // FIFO by creation), where otherwise the later one could win the race.
-  // take_turn() waits (mu_ held) until every earlier turn has passed and
-  // passes this one; pass_turn() passes one without waiting: for a Task
-  // alone in its lane, for whom the order does not matter (waiting cost
-  // the burst of 10,000 Tasks 10%).
+  // take_turn() waits (mu_ released while it waits) until every earlier
+  // turn has passed and passes this one; pass_turn() passes one without
+  // waiting (an echo, a failed read). Every Task waits, since any Task's
+  // name may be another's slot; waking waiters only when the line moves
+  // keeps that free for a burst of 10,000 Tasks (notifying on every pass
+  // cost it 10%).
   void take_turn(uint64_t turn);
   void pass_turn(uint64_t turn);
   Result<Requeue> reconcile_live(const std::string& key, Json object, Task task);
@@ -194,6 +196,7 @@ class Controller {
   std::condition_variable_any turn_passed_;
   uint64_t turns_through_ = 0;       // every turn up to this one has passed
   std::set<uint64_t> turns_passed_;  // passed turns beyond turns_through_
+  size_t turn_waiters_ = 0;          // in take_turn() now
   std::atomic<size_t> running_{0};
   std::atomic<uint64_t> reconciles_{0};
 };

@@ -119,7 +119,9 @@ class SlowReadStore final : public store::Store {
   Result<store::StoredObject> get(std::string_view key) override {
     if (key.ends_with(slow_key_)) {
       std::unique_lock lock(mu_);
-      first_read_.wait(lock, [&] { return first_read_done_; });
+      // Bounded, so that a controller that never reads first_key_ fails
+      // the test rather than hanging it.
+      first_read_.wait_for(lock, std::chrono::seconds(10), [&] { return first_read_done_; });
       lock.unlock();
       std::this_thread::sleep_for(hold_);
     }
