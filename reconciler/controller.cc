@@ -209,10 +209,10 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key, uint64
     Unlocked io(mu_);
     return tasks_.get(ns, name);
   }();
+  take_turn(turn);
   auto active_it = active_.find(key);
   ActiveAttempt* active = active_it == active_.end() ? nullptr : active_it->second.get();
   if (!got.ok()) {
-    pass_turn(turn);
     if (got.status().code() != StatusCode::kNotFound) return got.status();
     // Gone without our finalizer (it was removed by hand): stop what runs.
     leave_slots(key);
@@ -231,7 +231,6 @@ Result<Controller::Requeue> Controller::reconcile(const std::string& key, uint64
   }
   Json object = std::move(got).value();
   Task task = decode<Task>(object);
-  take_turn(turn);
   if (active && active->uid != task.metadata.uid) {
     // The attempt belongs to an earlier Task of the same name.
     if (!active->result) {

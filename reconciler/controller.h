@@ -103,7 +103,7 @@ class Controller {
   // FIFO by creation), where otherwise the later one could win the race.
   // take_turn() waits (mu_ released while it waits) until every earlier
   // turn has passed and passes this one; pass_turn() passes one without
-  // waiting (an echo, a failed read). Every Task waits, since any Task's
+  // waiting (an echo). Every Task waits, since any Task's
   // name may be another's slot; waking waiters only when the line moves
   // keeps that free for a burst of 10,000 Tasks (notifying on every pass
   // cost it 10%).
